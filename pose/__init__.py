@@ -1,0 +1,1 @@
+"""posetrack's pose package: HRNet, top-down inference, datasets, training and COCO/MPII evaluation."""

@@ -1,0 +1,183 @@
+"""Experiment configs: YAML files read into dataclasses.
+
+A config file has four sections, ``model``, ``data``, ``train`` and ``test``; every key has a default here, so a
+YAML names only what differs. ``load_config`` takes a path or the name of a file in ``configs/pose/`` and
+``KEY=VALUE`` overrides such as ``train.lr=1e-4`` (values parsed as YAML scalars).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+# configs/ sits beside the packages in the repository (the project is installed in editable mode).
+CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message says which key and why."""
+
+
+@dataclass
+class ModelConfig:
+    num_joints: int = 17
+    keypoints: str = "coco17"                  # layout name in pose.keypoints
+    image_size: tuple[int, int] = (192, 256)   # (width, height) of the input crop, as the official yamls
+    heatmap_size: tuple[int, int] = (48, 64)   # (width, height), input / 4
+    sigma: float = 2.0                         # target Gaussian sigma (paper: 2 at 256x192, 3 at 384x288)
+    width: int = 32                            # channels of the highest-resolution branch (W32, W48)
+    stem_channels: int = 64
+    num_modules: tuple[int, int, int] = (1, 4, 3)   # exchange units in stages 2, 3, 4 (paper: 1, 4, 3)
+    num_blocks: int = 4                        # residual units per branch per exchange unit
+    pretrained: str = ""                       # ImageNet backbone checkpoint for training initialisation
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "coco"                      # coco | mpii | posetrack17 | posetrack18 | synthetic
+    root: str = ""
+    train_set: str = "train2017"
+    val_set: str = "val2017"
+    detection_file: str = ""                   # person boxes for validation (COCO results format)
+    use_gt_bbox: bool = True
+    color_rgb: bool = True
+    flip: bool = True
+    scale_factor: float = 0.35                 # official COCO yaml; MPII 0.25
+    rot_factor: float = 45.0                   # degrees; MPII 30
+    prob_half_body: float = 0.3
+    num_joints_half_body: int = 8
+    box_padding: float = 1.25                  # box -> scale enlargement of the official code
+    workers: int = 4
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32                       # per GPU / process
+    epochs: int = 210
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_steps: tuple[int, ...] = (170, 200)     # paper: x0.1 at epochs 170 and 200
+    lr_factor: float = 0.1
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    use_target_weight: bool = True
+    amp: bool = True                           # used on GPU only
+    seed: int = 0
+    output_dir: str = "runs"
+    init_weights: str = ""                     # checkpoint to start from (PoseTrack fine-tuning: a COCO model)
+    max_steps_per_epoch: int = 0               # 0 = the whole dataset
+    print_freq: int = 50
+
+
+@dataclass
+class TestConfig:
+    batch_size: int = 32
+    flip_test: bool = True
+    shift_heatmap: bool = True
+    post_process: bool = True                  # quarter-offset decoding
+    oks_thre: float = 0.9
+    in_vis_thre: float = 0.2
+    image_thre: float = 0.0
+    soft_nms: bool = False
+
+
+@dataclass
+class Config:
+    name: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "test": TestConfig}
+
+
+def _coerce(value, default, key: str):
+    """Convert a YAML value to the type of the field's default (tuples from lists, floats from ints)."""
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {key!r} needs a list, got {value!r}")
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {key!r} needs true or false, got {value!r}")
+        return value
+    if isinstance(default, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    raise ConfigError(f"config key {key!r} needs a {type(default).__name__}, got {value!r}")
+
+
+def _build_section(cls, values: dict, section: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    kwargs = {}
+    for key, value in (values or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown config key '{section}.{key}'; known keys: {', '.join(sorted(known))}")
+        kwargs[key] = _coerce(value, getattr(defaults, key), f"{section}.{key}")
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict, name: str = "") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a YAML mapping with sections model, data, train, test")
+    unknown = set(raw) - set(_SECTIONS) - {"name"}
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: name, {', '.join(_SECTIONS)}")
+    sections = {s: _build_section(cls, raw.get(s), s) for s, cls in _SECTIONS.items()}
+    return Config(name=raw.get("name", name), **sections)
+
+
+def resolve_config_path(name_or_path: str | Path, kind: str = "pose") -> Path:
+    """A path that exists, or the name of a YAML in ``configs/<kind>/`` (with or without ``.yaml``)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    candidate = CONFIG_ROOT / kind / f"{path.stem}.yaml"
+    if candidate.exists():
+        return candidate
+    available = sorted(p.stem for p in (CONFIG_ROOT / kind).glob("*.yaml"))
+    raise ConfigError(
+        f"config {str(name_or_path)!r} not found: give a YAML path or one of {', '.join(available) or '(none)'}"
+    )
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` strings to a raw config mapping (values parsed as YAML)."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.lr=1e-4")
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) != 2 or parts[0] not in _SECTIONS:
+            raise ConfigError(f"override key {dotted!r} must be section.key with section in {list(_SECTIONS)}")
+        raw.setdefault(parts[0], {})
+        raw[parts[0]] = dict(raw[parts[0]] or {})
+        raw[parts[0]][parts[1]] = yaml.safe_load(text)
+    return raw
+
+
+def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a pose config by path or by name (``coco_w32_256x192``), then apply ``KEY=VALUE`` overrides."""
+    path = resolve_config_path(name_or_path, "pose")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path} is not valid YAML: {error}") from None
+    raw = apply_overrides(raw, overrides or [])
+    return config_from_dict(raw, name=path.stem)
