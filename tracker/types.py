@@ -120,7 +120,8 @@ class TrackedFrame:
     ``poses`` and ``track_ids`` (N,) are what the JSON writer needs. The rest is what the overlay renderer
     draws: the detector's boxes, the boxes propagated from the previous frame by flow, the boxes that NMS
     removed, the flow-propagated previous poses each current pose was matched to (``matched_from``: (N,)
-    index into ``propagated_poses`` or -1), and the flow magnitude (H, W) when asked for.
+    index into ``propagated_poses`` or -1), and, when asked for, the flow magnitude (H, W), the flow field
+    (H, W, 2) and the pose network's heatmaps (N, K, h, w).
     """
 
     index: int
@@ -133,6 +134,8 @@ class TrackedFrame:
     matched_from: np.ndarray | None = None
     flow_magnitude: np.ndarray | None = None
     video_id: str = ""
+    flow: np.ndarray | None = None
+    heatmaps: np.ndarray | None = None
 
     def __post_init__(self):
         ids = np.asarray(self.track_ids, np.int64).reshape(-1)

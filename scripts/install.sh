@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up posetrack in a virtual environment: bash scripts/install.sh [VENV_DIR]   (default: .venv)
+#
+# - torch/torchvision come from the package registry as a matching pair (the registry's torch runs on CPU too).
+# - OpenCV stays below 5 (cv2.optflow's TV-L1 and the HOG/Haar data are gone in 5.x).
+# - ptlflow (FlowNet 2.0 and the other learned flow models) is installed with --no-deps: its declared requirements
+#   pull opencv-python, which overwrites opencv-contrib-python's cv2. What it imports at run time comes from the
+#   "flow" extra instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-.venv}"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e ".[test,flow]"
+"$venv/bin/python" -m pip install --quiet --no-deps "ptlflow==0.4.2"
+"$venv/bin/python" - <<'PY'
+import cv2, torch, torchvision, decord, motmetrics, pycocotools  # noqa: F401  (fails loudly if the set-up is broken)
+assert hasattr(cv2, "optflow"), "cv2.optflow is missing: another OpenCV distribution overwrote opencv-contrib-python"
+print(f"posetrack environment ready: torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"OpenCV {cv2.__version__}, CUDA available: {torch.cuda.is_available()}")
+PY

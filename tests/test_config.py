@@ -1,0 +1,40 @@
+"""Pose configs: the paper's settings load from YAML, overrides apply, mistakes are named."""
+import pytest
+
+from pose.config import CONFIG_ROOT, ConfigError, load_config
+
+PAPER_CONFIGS = ["coco_w32_256x192", "coco_w32_384x288", "coco_w48_256x192", "coco_w48_384x288",
+                 "mpii_w32_256x256", "mpii_w48_256x256"]
+
+
+@pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_paper_configs_load(name):
+    cfg = load_config(name)
+    width, size = name.split("_")[1:]
+    h, w = map(int, size.split("x"))
+    assert cfg.model.width == int(width[1:])
+    assert cfg.model.image_size == (w, h)
+    assert cfg.model.heatmap_size == (w // 4, h // 4)
+    assert cfg.model.sigma == (3.0 if h == 384 else 2.0)
+    assert cfg.train.lr == 1e-3 and cfg.train.lr_steps == (170, 200) and cfg.train.epochs == 210
+
+
+def test_overrides_and_yaml_path(tmp_path):
+    cfg = load_config(CONFIG_ROOT / "pose" / "coco_w32_256x192.yaml", ["train.lr=1e-4", "train.lr_steps=[10, 15]"])
+    assert cfg.train.lr == pytest.approx(1e-4) and cfg.train.lr_steps == (10, 15)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.learning_rate=1"], "unknown config key 'train.learning_rate'"),
+    (["lr=1"], "must be section.key"),
+    (["train.lr"], "must look like section.key=value"),
+    (["train.epochs=ten"], "'train.epochs' needs a int"),
+])
+def test_bad_overrides_are_named(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("coco_w32_256x192", overrides)
+
+
+def test_unknown_config_lists_the_available_ones():
+    with pytest.raises(ConfigError, match="coco_w32_256x192"):
+        load_config("coco_w99")
