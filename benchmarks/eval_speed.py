@@ -1,0 +1,165 @@
+"""How long the PoseTrack evaluator takes: loading, cleanup + distances, AP, MOT.
+
+    python benchmarks/eval_speed.py [--sequences 50 --frames 100 --people 8] [--motmetrics] [--seed 0]
+
+Writes a synthetic set into a temporary folder through ``pose.data.posetrack``: people random-walking
+(17-joint skeletons with missing joints, head boxes, some unlabeled frames), predictions = noisy joints with
+scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``.
+``--motmetrics`` also times the MOT stage the way the official poseval runs it (one ``motmetrics.MOTAccumulator``
+per joint per sequence and ``metrics.compute``) and checks the counts agree.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
+                                 posetrack_image_id, write_sequence)
+from pose.keypoints import POSETRACK18  # noqa: E402
+from tracker.eval_data import NUM_JOINTS  # noqa: E402
+from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
+from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+
+# A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
+_TEMPLATE = {
+    "nose": (0, -150), "head_bottom": (0, -125), "head_top": (0, -185),
+    "left_shoulder": (22, -115), "right_shoulder": (-22, -115), "left_elbow": (30, -70),
+    "right_elbow": (-30, -70), "left_wrist": (34, -30), "right_wrist": (-34, -30), "left_hip": (14, 0),
+    "right_hip": (-14, 0), "left_knee": (16, 60), "right_knee": (-16, 60), "left_ankle": (17, 118),
+    "right_ankle": (-17, 118),
+}
+TEMPLATE = np.array([_TEMPLATE.get(name, (0, 0)) for name in POSETRACK18.joints], np.float64)  # (17, 2)
+REAL = np.array([name in _TEMPLATE for name in POSETRACK18.joints])
+
+
+def make_sequence_pair(rng: np.random.Generator, video: int, num_frames: int, num_people: int):
+    """One (ground truth, prediction) pair of PoseTrackSequence."""
+    names = [f"images/val/{video:06d}_mpii_test/{t:06d}.jpg" for t in range(num_frames)]
+    centers = rng.uniform([100, 250], [1180, 600], (num_people, 2))
+    velocity = rng.normal(0, 3, (num_people, 2))
+    pred_ids = np.arange(num_people)
+    next_id = num_people
+    labeled = rng.random(num_frames) < 0.8
+    gt_frames, pred_frames = [], []
+    for t, name in enumerate(names):
+        velocity += rng.normal(0, 0.5, velocity.shape)
+        centers += velocity
+        if rng.random() < 0.05 and num_people > 1:  # identity switch between two predicted tracks
+            a, b = rng.choice(num_people, 2, replace=False)
+            pred_ids[[a, b]] = pred_ids[[b, a]]
+        if rng.random() < 0.03:  # one track fragments into a new id
+            pred_ids[rng.integers(num_people)] = next_id
+            next_id += 1
+        gt_people, pred_people = [], []
+        for p in range(num_people):
+            xy = centers[p] + TEMPLATE + rng.normal(0, 2, TEMPLATE.shape)
+            present = REAL & (rng.random(17) < 0.92)
+            kp = np.zeros((17, 3))
+            kp[present, :2], kp[present, 2] = xy[present], 1
+            head_top, head_bottom = xy[2], xy[1]
+            head_box = np.array([head_top[0] - 20, head_top[1], head_bottom[0] + 20, head_bottom[1]])
+            if labeled[t]:
+                gt_people.append(PersonAnnotation(p, kp, None, head_box))
+            if rng.random() < 0.1:  # missed person
+                continue
+            noise = rng.normal(0, 5, (17, 2)) * (1 + 4 * (rng.random((17, 1)) < 0.05))
+            pkp = np.zeros((17, 3))
+            pkp[REAL, :2], pkp[REAL, 2] = xy[REAL] + noise[REAL], 1
+            scores = np.where(REAL, np.clip(1 - np.linalg.norm(noise, axis=1) / 40, 0.01, 1), 0)
+            pred_people.append(PersonAnnotation(int(pred_ids[p]), pkp, scores + rng.random(17) * 1e-3))
+        if rng.random() < 0.2:  # a false-positive person
+            pkp = np.zeros((17, 3))
+            pkp[REAL, :2] = rng.uniform([0, 0], [1280, 720]) + TEMPLATE[REAL]
+            pkp[REAL, 2] = 1
+            pred_people.append(PersonAnnotation(9000 + t, pkp, np.where(REAL, rng.random(17) * 0.5, 0)))
+        image_id = posetrack_image_id(name)
+        gt_frames.append(FrameAnnotation(name, image_id, bool(labeled[t]), gt_people))
+        pred_frames.append(FrameAnnotation(name, image_id, True, pred_people))
+    seq = f"{video:06d}_mpii_test"
+    return PoseTrackSequence(seq, gt_frames), PoseTrackSequence(seq, pred_frames)
+
+
+def motmetrics_counts(prepared) -> MOTCounts:
+    """The official way: a motmetrics accumulator per joint per sequence, then metrics.compute."""
+    import motmetrics as mm
+
+    names = ["num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections"]
+    mh = mm.metrics.create()
+    totals = np.zeros((len(names) + 1, NUM_JOINTS))
+    with mm.lap.set_default_solver("scipy"):
+        for seq in prepared:
+            accs = [mm.MOTAccumulator(auto_id=True) for _ in range(NUM_JOINTS)]
+            for frame, dist in zip(seq.frames[:-1], seq.dists[:-1]):
+                for j, acc in enumerate(accs):
+                    acc.update(*frame_joint_inputs(frame, dist, j))
+            for j, acc in enumerate(accs):
+                mid = mh.compute(acc, metrics=names, return_dataframe=False, name="acc")
+                totals[:-1, j] += [mid[n] for n in names]
+                totals[-1, j] += acc.events["D"].sum()
+    misses, switches, fps, objects, detections, sum_d = totals
+    return MOTCounts(misses, switches, fps, objects, detections - switches, sum_d)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sequences", type=int, default=50)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--people", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--motmetrics", action="store_true", help="also time the official motmetrics-based MOT stage")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_dir, pred_dir = Path(tmp, "gt"), Path(tmp, "pred")
+        gt_dir.mkdir()
+        pred_dir.mkdir()
+        t0 = time.perf_counter()
+        for v in range(args.sequences):
+            gt, pred = make_sequence_pair(rng, 1000 + v, args.frames, args.people)
+            write_sequence(gt, gt_dir / f"{gt.name}.json")
+            write_sequence(pred, pred_dir / f"{pred.name}.json")
+        rows.append(("generate + write (not evaluation)", time.perf_counter() - t0))
+
+        t0 = time.perf_counter()
+        pairs = load_sequences(gt_dir, pred_dir)
+        rows.append(("load (read + validate JSON)", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        prepared = prepare_sequences(pairs)
+        rows.append(("cleanup + distances", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        ap_res, _ = compute_ap(prepared)
+        rows.append(("AP", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        mot_res, _ = compute_mot(prepared)
+        rows.append(("MOT (tracker.eval_mot)", time.perf_counter() - t0))
+        if args.motmetrics:
+            t0 = time.perf_counter()
+            ref = motmetrics_counts(prepared)
+            rows.append(("MOT (motmetrics, as poseval)", time.perf_counter() - t0))
+            ours = sum((sequence_counts(s.frames, s.dists) for s in prepared), MOTCounts())
+            for field in ("misses", "switches", "false_positives", "objects", "matches"):
+                assert np.array_equal(getattr(ours, field), getattr(ref, field)), field
+            assert np.allclose(ours.sum_d_all_events, ref.sum_d_all_events)
+
+    frames = sum(len(s.frames) for s in prepared)
+    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people "
+          f"({frames} labeled frames evaluated)")
+    print(f"{'stage':40s} {'seconds':>8s}")
+    for name, sec in rows:
+        print(f"{name:40s} {sec:8.2f}")
+    print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}")
+    if args.motmetrics:
+        print("motmetrics counts equal to tracker.eval_mot's: yes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
