@@ -64,3 +64,59 @@ def test_frame_range_and_sheet_spread():
         parse_frame_range("7", 10)
     assert sheet_indices(0, 100, 5) == {0, 25, 50, 74, 99}
     assert sheet_indices(3, 6, 50) == {3, 4, 5}
+
+
+def _write_clip(path, frames):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def test_overlay_cli_renders_a_finished_run_with_ground_truth(tmp_path, capsys):
+    from pose.data.posetrack import sequence_from_arrays, write_sequence
+    from tests.test_render import _person
+    from tracker.overlay import main
+    from tracker.render import track_color
+
+    num_frames = 8
+    _write_clip(tmp_path / "walk.mp4", [np.full((240, 320, 3), 40, np.uint8)] * num_frames)
+    people = [np.stack([_person(80 + 5 * t, 120), _person(240 - 5 * t, 120)]) for t in range(num_frames)]
+    scores = [np.ones((2, 17)) for _ in range(num_frames)]
+    names = [f"images/walk/{t:06d}.jpg" for t in range(num_frames)]
+    pred = sequence_from_arrays("walk", names, people, scores, [np.array([1, 2])] * num_frames, 0.1)
+    write_sequence(pred, tmp_path / "walk.json")
+    # Ground truth: the same poses, head boxes around the head; ids swap half-way to exercise the switch marker.
+    truth = sequence_from_arrays("walk", names, people, scores, [np.array([0, 1])] * num_frames, 0.1)
+    for frame in truth.frames:
+        for person in frame.people:
+            top = person.keypoints[2, :2]
+            person.head_box = np.array([top[0] - 10, top[1], top[0] + 10, top[1] + 20])
+            person.scores = None
+    write_sequence(truth, tmp_path / "walk_gt.json")
+
+    code = main(["--video", str(tmp_path / "walk.mp4"), "--pred", str(tmp_path / "walk.json"), "--out",
+                 str(tmp_path / "out"), "--gt", str(tmp_path / "walk_gt.json"), "--frames", "2:7", "--png"])
+    assert code == 0, capsys.readouterr().err
+    assert _count_frames(tmp_path / "out" / "walk_overlay.mp4") == (5, (240, 320, 3))
+    assert sorted(p.name for p in (tmp_path / "out" / "walk_frames").iterdir()) == [
+        f"{i:06d}.png" for i in range(2, 7)]
+    frame = cv2.cvtColor(cv2.imread(str(tmp_path / "out" / "walk_frames" / "000004.png")), cv2.COLOR_BGR2RGB)
+    x, y = np.round(people[4][1, 9]).astype(int)  # person 2's left wrist in frame 4
+    assert tuple(frame[y, x]) == track_color(2)
+    assert (tmp_path / "out" / "walk_sheet.png").exists()
+
+
+def test_overlay_cli_errors_are_one_sentence(tmp_path, capsys):
+    from tracker.overlay import main
+
+    _write_clip(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["--video", str(tmp_path / "v.mp4"), "--pred", str(tmp_path / "bad.json"), "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "bad.json" in err[0]
+    assert main(["--video", str(tmp_path / "missing.mp4"), "--pred", str(tmp_path / "bad.json"), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

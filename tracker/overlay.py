@@ -163,9 +163,10 @@ def _frame_arrays(frame, joint_threshold: float = 0.0):
         return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32), np.zeros(0, np.int64), \
             np.zeros((0, 17), bool)
     keypoints = np.stack([p.keypoints for p in people]).astype(np.float32)  # (N, 17, 3)
-    annotated = ~((keypoints[..., 0] == 0) & (keypoints[..., 1] == 0) & (keypoints[..., 2] == 0))
-    scores = np.stack([p.scores if p.scores is not None and len(p.scores) == 17 else keypoints[:, 2][i]
-                       for i, p in enumerate(people)]).astype(np.float32)
+    annotated = np.stack([p.present for p in people])
+    # Ground truth has no scores: its visibility flag stands in.
+    scores = np.stack([p.scores if p.scores is not None and len(p.scores) == 17 else p.keypoints[:, 2]
+                       for p in people]).astype(np.float32)
     scores = np.where(annotated, scores, 0.0)
     ids = np.array([p.track_id for p in people], np.int64)
     return keypoints[..., :2], scores, ids, annotated
@@ -215,9 +216,10 @@ def render_files(video: str | Path, pred: str | Path, out_dir: str | Path, gt: s
     from tracker.video import open_source
 
     source = open_source(video)
-    prediction = read_sequence(pred, role="pred")
+    # Videos that are not PoseTrack sequences have free-form names (images/<stem>/<index>.jpg): no name check.
+    prediction = read_sequence(pred, role="pred", check_file_names=False)
     predicted = tracked_frames_from_file(prediction)
-    truth = ground_truth_frames_from_file(read_sequence(gt, role="gt")) if gt else None
+    truth = ground_truth_frames_from_file(read_sequence(gt, role="gt", check_file_names=False)) if gt else None
     num_frames = source.info.num_frames or len(predicted)
     first, stop = parse_frame_range(frames, min(num_frames, len(predicted)))
     if first >= len(predicted):

@@ -7,7 +7,7 @@ centre pixel is exactly its track's colour). ``render_frame`` is the one entry p
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -200,11 +200,16 @@ class IdSwitchMonitor:
         return switches
 
 
-def _draw_ground_truth(canvas, tracked: TrackedFrame, gt: GroundTruthFrame, layout, options, switches_monitor):
-    """Superimpose GT (white, hollow joints), mark wrong joints with a red cross and id switches in magenta."""
+def _draw_ground_truth_people(canvas, gt: GroundTruthFrame, layout, options) -> None:
+    """GT skeletons in white with hollow joints (drawn under the predictions, so agreement hides them)."""
+    gt_options = replace(options, joint_threshold=0.5)
     for keypoints, visible in zip(gt.keypoints, gt.visible):
-        draw_skeleton(canvas, keypoints, visible.astype(np.float32), layout, GT_COLOR,
-                      RenderOptions(**{**options.__dict__, "joint_threshold": 0.5}), line_width=1, hollow=True)
+        draw_skeleton(canvas, keypoints, visible.astype(np.float32), layout, GT_COLOR, gt_options, line_width=1,
+                      hollow=True)
+
+
+def _mark_errors(canvas, tracked: TrackedFrame, gt: GroundTruthFrame, options, switches_monitor) -> None:
+    """A red cross on every predicted joint beyond the PCKh threshold, a magenta ring on every id switch."""
     poses = tracked.poses
     pairs, dist, _ = match_to_ground_truth(poses.keypoints, poses.scores, gt, options.joint_threshold)
     for p, g in pairs:
@@ -259,7 +264,13 @@ def render_frame(image: np.ndarray, tracked: TrackedFrame, options: RenderOption
             if start is not None and end is not None:
                 cv2.line(canvas, start, end, color, 1, cv2.LINE_8)
 
-    gt_canvas = canvas.copy() if gt is not None and options.gt_mode == "side" else None
+    gt_canvas = None
+    if gt is not None:
+        if options.gt_mode == "side":
+            gt_canvas = canvas.copy()
+            _draw_ground_truth_people(gt_canvas, gt, layout, options)
+        else:
+            _draw_ground_truth_people(canvas, gt, layout, options)
 
     for i in range(len(poses)):
         color = track_color(tracked.track_ids[i])
@@ -272,7 +283,7 @@ def render_frame(image: np.ndarray, tracked: TrackedFrame, options: RenderOption
                 draw_label(canvas, str(int(tracked.track_ids[i])), (top[0] - 8, y_min - 6), color)
 
     if gt is not None:
-        _draw_ground_truth(gt_canvas if gt_canvas is not None else canvas, tracked, gt, layout, options, switches)
+        _mark_errors(gt_canvas if gt_canvas is not None else canvas, tracked, gt, options, switches)
 
     if options.flow_panel != "none" and tracked.flow is not None:
         _paste_panel(canvas, flow_to_rgb(tracked.flow, options.flow_panel), "right", f"flow ({options.flow_panel})")
