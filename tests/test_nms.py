@@ -1,0 +1,116 @@
+"""OKS, OKS-NMS, soft OKS-NMS and box NMS against the official HRNet helpers' vectors, plus hand-computed cases."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from flow import nms
+
+
+@pytest.fixture
+def reference(shared):
+    """The official helpers' vectors (arrays) and results, through conftest's shared_path (skips when absent)."""
+    arrays = np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
+    results = json.loads(shared("reference", "hrnet", "hrnet_helpers_reference.json").read_text())["results"]
+    return arrays, results
+
+
+def test_oks_one_to_many_equals_official(reference):
+    arrays, _ = reference
+    kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
+    got = nms.oks_one_to_many(kpts[0], kpts[1:], areas[0], areas[1:])
+    np.testing.assert_allclose(got, arrays["oks_iou.0_vs_all"], rtol=0, atol=1e-12)
+
+
+def test_oks_in_vis_thre_quirk_equals_official(reference):
+    arrays, _ = reference
+    kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
+    expected = arrays["oks_iou.0_vs_all.in_vis_thre0.2"]
+    got = nms.oks_one_to_many(kpts[0], kpts[1:], areas[0], areas[1:], in_vis_thre=0.2)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    # The intended rule (joints visible in both) differs from the official one on these vectors.
+    fixed = nms.oks_one_to_many(kpts[0], kpts[1:], areas[0], areas[1:], in_vis_thre=0.2, both_visible=True)
+    assert np.abs(fixed - expected).max() > 1e-3
+
+
+def test_oks_matrix_rows_are_one_to_many(reference):
+    arrays, _ = reference
+    kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
+    matrix = nms.oks_matrix(kpts, kpts, areas, areas, in_vis_thre=0.2)
+    assert matrix.shape == (15, 15)
+    for i in (0, 7, 14):
+        np.testing.assert_allclose(matrix[i], nms.oks_one_to_many(kpts[i], kpts, areas[i], areas, in_vis_thre=0.2),
+                                   atol=1e-12)
+    np.testing.assert_allclose(np.diag(nms.oks_matrix(kpts, kpts, areas, areas)), 1.0)
+
+
+@pytest.mark.parametrize("key, thresh, in_vis_thre", [
+    ("oks_nms_0.9", 0.9, None), ("oks_nms_0.5", 0.5, None), ("oks_nms_0.5_invis0.2", 0.5, 0.2)])
+def test_oks_nms_equals_official(reference, key, thresh, in_vis_thre):
+    arrays, results = reference
+    keep = nms.oks_nms(arrays["oks.keypoints"], arrays["oks.scores"], arrays["oks.areas"], thresh,
+                       in_vis_thre=in_vis_thre)
+    assert keep.tolist() == results["nms_keep_indices"][key]
+
+
+@pytest.mark.parametrize("key, thresh, in_vis_thre", [
+    ("soft_oks_nms_0.9", 0.9, None), ("soft_oks_nms_0.5", 0.5, None), ("soft_oks_nms_0.3_invis0.2", 0.3, 0.2)])
+def test_soft_oks_nms_equals_official(reference, key, thresh, in_vis_thre):
+    arrays, results = reference
+    keep = nms.soft_oks_nms(arrays["oks.keypoints"], arrays["oks.scores"], arrays["oks.areas"], thresh,
+                            in_vis_thre=in_vis_thre)
+    assert keep.tolist() == results["nms_keep_indices"][key]
+
+
+def test_soft_oks_nms_keeps_at_most_20():
+    rng = np.random.default_rng(0)
+    kpts = np.concatenate([rng.uniform(0, 500, (30, 17, 2)), np.ones((30, 17, 1))], axis=-1)
+    keep = nms.soft_oks_nms(kpts, rng.uniform(size=30), np.full(30, 5000.0), 0.5)
+    assert len(keep) == 20 and len(set(keep.tolist())) == 20
+    assert len(nms.soft_oks_nms(kpts, rng.uniform(size=30), np.full(30, 5000.0), 0.5, max_dets=30)) == 30
+
+
+def test_box_nms_equals_official(reference):
+    arrays, results = reference
+    dets = arrays["box_nms.dets"]
+    expected = results["box_nms_keep_0.5"]
+    assert nms.box_nms(dets[:, :4], dets[:, 4], 0.5, plus_one=True).tolist() == expected
+    assert nms.box_nms(dets[:, :4], dets[:, 4], 0.5).tolist() == expected  # torchvision path agrees here
+
+
+def test_box_iou_plus_one_by_hand():
+    a = np.array([[0, 0, 9, 9]], float)  # 10 x 10 pixels with +1
+    b = np.array([[5, 0, 14, 9]], float)  # overlaps 5 x 10
+    assert nms.box_iou_matrix(a, b, plus_one=True)[0, 0] == pytest.approx(50 / 150)
+    assert nms.box_iou_matrix(a, b)[0, 0] == pytest.approx(36 / 126)  # 4 x 9 of 9 x 9 boxes
+    # a box overlapping exactly at the threshold is kept (official rule: keep overlap <= thresh)
+    keep = nms.box_nms(np.concatenate([a, b]), np.array([0.9, 0.8]), 50 / 150, plus_one=True)
+    assert keep.tolist() == [0, 1]
+
+
+def test_oks_by_hand():
+    # one joint layout, K=2, sigma 0.1: e = d^2 / (2 sigma)^2 / area / 2 with area 100, d = 2 px
+    a = np.array([[[0.0, 0.0, 1.0], [10.0, 0.0, 1.0]]])
+    b = np.array([[[2.0, 0.0, 1.0], [10.0, 0.0, 0.1]]])
+    sigmas = np.array([0.1, 0.1])
+    expected_first = np.exp(-4 / 0.04 / (100 + np.spacing(1)) / 2)
+    got = nms.oks_matrix(a, b, [100.0], [100.0], sigmas=sigmas)
+    assert got[0, 0] == pytest.approx((expected_first + 1.0) / 2)
+    got = nms.oks_matrix(a, b, [100.0], [100.0], sigmas=sigmas, in_vis_thre=0.5)  # second joint not visible in b
+    assert got[0, 0] == pytest.approx(expected_first)
+    with pytest.raises(ValueError, match="one value per joint"):
+        nms.oks_matrix(a, b, [100.0], [100.0])  # COCO default sigmas need K = 17
+
+
+def test_merge_boxes_keeps_source():
+    detected = np.array([[0, 0, 100, 200], [300, 0, 400, 200]], float)
+    propagated = np.array([[5, 5, 105, 205], [600, 50, 700, 250]], float)  # first duplicates detection 0
+    keep, source = nms.merge_boxes(detected, [0.9, 0.8], propagated, [0.95, 0.7], iou_threshold=0.5)
+    assert keep.tolist() == [2, 0 + 1, 3]  # propagated 0 wins over detection 0 by score, then det 1, then prop 1
+    assert source.tolist() == [nms.SOURCE_PROPAGATED, nms.SOURCE_DETECTED, nms.SOURCE_PROPAGATED]
+    keep, source = nms.merge_boxes(np.zeros((0, 4)), [], propagated, [0.5, 0.4], 0.5)
+    assert keep.tolist() == [0, 1] and source.tolist() == [1, 1]
+    keep, source = nms.merge_boxes(np.zeros((0, 4)), [], np.zeros((0, 4)), [], 0.5)
+    assert keep.shape == (0,) and source.shape == (0,)
