@@ -4,9 +4,14 @@ The official evaluator (poseval) turns every file into the PoseTrack 2017 ``anno
 frames up before it measures anything. This module does the same on arrays:
 
 1. Joints are mapped by name to poseval's 15 ids (``pose.keypoints.POSETRACK17`` order; the ears are dropped).
-   A joint is absent only when ``x == 0 and y == 0 and v == 0``; a joint with ``v == 0`` elsewhere counts.
+   In a 2018 file a joint is absent only when ``x == 0 and y == 0 and v == 0`` (poseval's convert.py drops
+   exactly those); a joint with ``v == 0`` elsewhere counts. A 2017 file is read as it is: every listed point
+   counts, even one at ``0, 0`` with ``is_visible`` 0 (``PersonAnnotation.present`` says which).
+   A predicted joint without a score gets ``MIN_SCORE`` (-9999), also when other joints of the person have one.
 2. Ground-truth frames without any person are removed, together with the prediction frame at the same index
-   (frames are aligned by position, not by name).
+   (frames are aligned by position, not by name). Only then are people without a point list dropped (2017
+   persons without ``annopoints[0].point``; every 2018 person has one): a GT frame whose people all lack it
+   stays, as an empty frame.
 3. In frames with ignore regions, every joint strictly inside a region is removed, and a person left without
    joints is removed (in frames without ignore regions, people without joints stay: they make a frame non-empty).
 
@@ -40,7 +45,8 @@ class EvaluationError(ValueError):
 class EvalFrame:
     """One frame after poseval's cleanup. G ground-truth people, P predicted people, 15 poseval joints.
 
-    gt_xy (G, 15, 2), gt_has (G, 15) bool, gt_ids (G,) int, gt_head_size (G,) (NaN without a head box);
+    gt_xy (G, 15, 2), gt_has (G, 15) bool, gt_ids (G,) int, gt_head_size (G,) (NaN without a head box,
+    which only frames without predictions may have);
     pr_xy (P, 15, 2), pr_has (P, 15) bool, pr_scores (P, 15) (MIN_SCORE where the file gives none),
     pr_ids (P,) int. ``where`` names the file and frame for error messages.
     """
@@ -56,6 +62,19 @@ class EvalFrame:
     where: str
 
 
+def has_point_list(person, source_format: str) -> bool:
+    """poseval's ``rectHasPoints``: does the person have ``annopoints[0].point`` once the file is in 2017 form?
+
+    poseval converts a 2018 file with convert.py, which gives every person that list (possibly empty). A 2017
+    file is read as it is; the reader keeps a point-less person's own ``annopoints`` value in ``extra``.
+    """
+    if source_format != "2017" or person.present.any():
+        return True
+    annopoints = person.extra.get("annopoints")
+    return (isinstance(annopoints, list) and len(annopoints) > 0 and isinstance(annopoints[0], dict)
+            and len(annopoints[0]) > 0 and "point" in annopoints[0])
+
+
 def _people_arrays(people, with_scores: bool):
     """Stack PersonAnnotation objects -> xy (N, 15, 2), has (N, 15), ids (N,), head size or scores (N[, 15])."""
     n = len(people)
@@ -65,13 +84,15 @@ def _people_arrays(people, with_scores: bool):
         return xy, np.zeros((0, NUM_JOINTS), bool), np.zeros(0, np.int64), extra
     kp = np.stack([np.asarray(p.keypoints, dtype=np.float64) for p in people])[:, PT18_TO_EVAL]  # (N, 15, 3)
     xy = kp[:, :, :2].copy()
-    has = ~((kp[:, :, 0] == 0) & (kp[:, :, 1] == 0) & (kp[:, :, 2] == 0))
+    has = np.stack([p.present for p in people])[:, PT18_TO_EVAL]
     ids = np.array([int(p.track_id) for p in people], dtype=np.int64)
     if with_scores:
         scores = np.full((n, NUM_JOINTS), MIN_SCORE)
         for i, p in enumerate(people):
-            if p.scores is not None and len(p.scores) > 0:
+            if p.scores is not None and len(p.scores) > 0:  # poseval: an empty 'scores' list is no scores
                 scores[i] = np.asarray(p.scores, dtype=np.float64)[PT18_TO_EVAL]
+            if p.scored is not None:  # a 2017 point without 'score' among scored ones
+                scores[i][~np.asarray(p.scored, bool)[PT18_TO_EVAL]] = MIN_SCORE
         return xy, has, ids, scores
     head = np.full(n, np.nan)
     for i, p in enumerate(people):
@@ -85,11 +106,12 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """(N,) bool: which of ``points`` (N, 2) lie strictly inside ``polygon`` (M, 2).
 
     Even-odd ray casting with points on an edge or vertex excluded, which is shapely's ``Polygon.contains``
-    for the simple polygons PoseTrack's ignore regions are. A polygon with fewer than 3 vertices contains nothing.
+    for the simple polygons PoseTrack's ignore regions are. A polygon with fewer than 3 vertices or a non-finite
+    vertex contains nothing, nor does it contain a non-finite point (as in shapely).
     """
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    if len(polygon) < 3 or len(points) == 0:
+    if len(polygon) < 3 or len(points) == 0 or not np.all(np.isfinite(polygon)):
         return np.zeros(len(points), bool)
     px, py = points[:, 0:1], points[:, 1:2]  # (N, 1)
     x1, y1 = polygon[:, 0][None], polygon[:, 1][None]  # (1, M)
@@ -124,7 +146,8 @@ def sequence_frames(gt_seq, pred_seq, gt_name: str = "", pred_name: str = "") ->
     """poseval's per-sequence cleanup of a ground-truth and a prediction ``PoseTrackSequence``.
 
     Frames are paired by position (poseval's rule). Raises ``EvaluationError`` for what poseval would reject:
-    a different number of frames, a track id >= 10000, or duplicate predicted track ids in one frame.
+    a different number of frames, a track id >= 10000, duplicate predicted track ids in one frame, or a
+    ground-truth person without a head box in a frame where poseval needs its head size.
     """
     gt_name = gt_name or gt_seq.name
     pred_name = pred_name or pred_seq.name
@@ -149,24 +172,37 @@ def sequence_frames(gt_seq, pred_seq, gt_name: str = "", pred_name: str = "") ->
                 )
         if len(gt_frame.people) == 0:  # poseval cleanupData: unlabeled and empty GT frames are not evaluated
             continue
-        gt_xy, gt_has, gt_ids, head = _people_arrays(gt_frame.people, with_scores=False)
-        pr_xy, pr_has, pr_ids, scores = _people_arrays(pr_frame.people, with_scores=True)
+        # ... and only then the people without a point list (the frame stays, possibly empty)
+        gt_people = [p for p in gt_frame.people if has_point_list(p, gt_seq.source_format)]
+        pr_people = [p for p in pr_frame.people if has_point_list(p, pred_seq.source_format)]
+        gt_xy, gt_has, gt_ids, head = _people_arrays(gt_people, with_scores=False)
+        pr_xy, pr_has, pr_ids, scores = _people_arrays(pr_people, with_scores=True)
         regions = [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in gt_frame.ignore_regions]
+        where = f"{gt_name}, frame {gt_frame.file_name}"
+        if any(1 <= len(r) <= 2 for r in regions):  # shapely refuses such a polygon: poseval crashes
+            raise EvaluationError(f"{where}: an ignore region has only 1 or 2 vertices, which poseval (shapely) "
+                                  "cannot turn into a polygon; give every region at least 3 vertices or remove it")
+        no_head = np.array([p.head_box is None for p in gt_people], dtype=bool)
         if regions:
             gt_has, keep_gt = _remove_ignored(gt_xy, gt_has, regions)
             pr_has, keep_pr = _remove_ignored(pr_xy, pr_has, regions)
             gt_xy, gt_has, gt_ids, head = gt_xy[keep_gt], gt_has[keep_gt], gt_ids[keep_gt], head[keep_gt]
+            no_head = no_head[keep_gt]
             pr_xy, pr_has, pr_ids, scores = pr_xy[keep_pr], pr_has[keep_pr], pr_ids[keep_pr], scores[keep_pr]
-        where = f"{gt_name}, frame {gt_frame.file_name}"
-        if len(pr_ids) and np.isnan(head).any():
-            raise EvaluationError(f"{where}: a ground-truth person has no head box (bbox_head), which PCKh needs")
+        if len(pr_ids) and no_head.any():  # poseval computes every GT head size of a frame with predictions
+            raise EvaluationError(f"{where}: a ground-truth person has no head box, which poseval needs (PCKh) in "
+                                  "frames with predictions; add its 'bbox_head' (2017: x1, y1, x2, y2)")
         frames.append(EvalFrame(gt_xy, gt_has, gt_ids, head, pr_xy, pr_has, scores, pr_ids, where))
     return frames
 
 
 def normalized_distances(frame: EvalFrame) -> np.ndarray:
-    """(P, G, 15) joint distances divided by the GT head size; inf where either joint is missing."""
+    """(P, G, 15) joint distances divided by the GT head size; inf where either joint is missing.
+
+    A head box of zero size gives inf (NaN for a distance of 0), as in poseval: such a person matches nothing.
+    """
     diff = frame.pr_xy[:, None] - frame.gt_xy[None]  # (P, G, 15, 2)
-    dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2) / frame.gt_head_size[None, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2) / frame.gt_head_size[None, :, None]
     both = frame.pr_has[:, None] & frame.gt_has[None]
     return np.where(both, dist, np.inf)

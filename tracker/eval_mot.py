@@ -62,6 +62,11 @@ class MOTCounts:
 _FIELDS = ("misses", "switches", "false_positives", "objects", "matches", "sum_d_all_events", "sum_d_matched")
 
 
+def zero_counts() -> MOTCounts:
+    """Per-joint counts (15,) of nothing: the start of a sum over sequences (also when there is none)."""
+    return MOTCounts(*(np.zeros(NUM_JOINTS) for _ in _FIELDS))
+
+
 @dataclass
 class JointAccumulator:
     """motmetrics 1.4 ``MOTAccumulator(auto_id=True)`` for one joint of one sequence, counting instead of logging.
@@ -185,13 +190,18 @@ class MOTResult:
 
 
 def mot_metrics(counts: MOTCounts, textbook: bool = False) -> MOTResult:
-    """poseval's final metrics from counts summed over sequences (division by zero gives inf/NaN as there)."""
+    """poseval's final metrics from counts summed over sequences.
+
+    As in poseval, a joint without objects has MOTA and recall NaN (not -inf, whatever its false positives), one
+    without detections MOTP 0, one without detections and false positives precision NaN.
+    """
     c = counts
     det = c.detections
     sum_d = c.sum_d_matched if textbook else c.sum_d_all_events
+    objects = np.where(np.asarray(c.objects) > 0, c.objects, np.nan)  # poseval: numObj = NaN when 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mota = 100 * (1.0 - (c.misses + c.switches + c.false_positives) / c.objects)
+        mota = 100 * (1.0 - (c.misses + c.switches + c.false_positives) / objects)
         motp = np.where(det == 0, 0.0, 100 * (1.0 - sum_d / np.where(det == 0, 1, det)))
         precision = 100 * (det / (det + c.false_positives))
-        recall = 100 * (det / c.objects)
+        recall = 100 * (det / objects)
     return MOTResult(mota, motp, precision, recall)

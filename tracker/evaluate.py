@@ -14,6 +14,7 @@ In Python: ``evaluate(gt_dir, pred_dir)`` returns the same numbers as a dict (th
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import numpy as np
 from pose.data.posetrack import PoseTrackFormatError, check_prediction_matches_gt, read_sequence
 from tracker.eval_ap import APResult, assign_frame, average_precision
 from tracker.eval_data import JOINT_NAMES, EvalFrame, EvaluationError, normalized_distances, sequence_frames
-from tracker.eval_mot import MOTCounts, MOTResult, mot_metrics, sequence_counts
+from tracker.eval_mot import MOTResult, mot_metrics, sequence_counts, zero_counts
 
 # poseval's printed groups (eval_helpers.getCum): joint ids averaged per column; Total is the 15-joint mean.
 TABLE_GROUPS = {
@@ -53,15 +54,18 @@ class PreparedSequence:
 def load_sequences(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike) -> list[tuple]:
     """(ground truth, prediction) ``PoseTrackSequence`` pairs: every GT ``*.json`` and the same-named prediction.
 
-    Predictions are read with role "any": like poseval, joints without a score are ranked at -9999 rather than
-    refused. Raises ``EvaluationError`` / ``PoseTrackFormatError`` naming the file (and frame) on bad input.
+    Sequences come in poseval's order, ``glob.glob(gt_dir + "/*.json")`` unsorted (it decides only how AP breaks
+    score ties between sequences). Both sides are read with role "any": like poseval, joints without a score
+    are ranked at -9999 rather than refused, a missing GT head box is an error only where poseval needs it, and
+    NaN / infinite numbers (which Python's json, and so poseval, reads) are scored as poseval scores them.
+    Raises ``EvaluationError`` / ``PoseTrackFormatError`` naming the file (and frame) on bad input.
     """
     gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
     for label, folder in (("ground-truth", gt_dir), ("prediction", pred_dir)):
         if not folder.is_dir():
             raise EvaluationError(f"the {label} folder {folder} does not exist; "
                                   "pass the folder of per-sequence .json files")
-    gt_files = sorted(gt_dir.glob("*.json"))
+    gt_files = [Path(f) for f in glob.glob(os.path.join(glob.escape(str(gt_dir)), "*.json"))]
     if not gt_files:
         raise EvaluationError(f"the ground-truth folder {gt_dir} holds no .json files; "
                               "pass the PoseTrack annotation folder")
@@ -73,8 +77,8 @@ def load_sequences(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike) -> li
                 f"no prediction file {pred_file} for the ground-truth sequence {gt_file.name}; write one prediction "
                 "file per ground-truth sequence, with the same file name"
             )
-        gt = read_sequence(gt_file, role="gt")
-        pred = read_sequence(pred_file, role="any")
+        gt = read_sequence(gt_file, role="any", lenient=True)
+        pred = read_sequence(pred_file, role="any", lenient=True)
         check_prediction_matches_gt(pred, gt)
         pairs.append((gt, pred))
     return pairs
@@ -82,8 +86,12 @@ def load_sequences(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike) -> li
 
 def unscored_predictions(pairs: list[tuple]) -> list[str]:
     """Names of prediction sequences with a predicted joint that has no score (poseval ranks those at -9999)."""
-    return [pred.name for _, pred in pairs
-            if any(p.scores is None and p.present.any() for f in pred.frames for p in f.people)]
+    def unscored(p) -> bool:
+        if p.scores is None:
+            return bool(p.present.any())
+        return p.scored is not None and bool(np.any(p.present & ~np.asarray(p.scored, bool)))
+
+    return [pred.name for _, pred in pairs if any(unscored(p) for f in pred.frames for p in f.people)]
 
 
 def prepare_sequences(pairs: list[tuple]) -> list[PreparedSequence]:
@@ -96,18 +104,35 @@ def prepare_sequences(pairs: list[tuple]) -> list[PreparedSequence]:
 
 
 def compute_ap(prepared: list[PreparedSequence], per_sequence: bool = False) -> tuple[APResult, dict]:
-    """Pooled AP over all sequences, and per sequence when asked ({name: APResult})."""
+    """Pooled AP over all sequences, and per sequence when asked ({name: APResult}).
+
+    Like poseval, the per-sequence results leave out sequences without any evaluated frame.
+    """
     per_seq_dets = [[assign_frame(f, d) for f, d in zip(s.frames, s.dists)] for s in prepared]
     total = average_precision([det for dets in per_seq_dets for det in dets])
-    seqs = {s.name: average_precision(dets) for s, dets in zip(prepared, per_seq_dets)} if per_sequence else {}
+    seqs = ({s.name: average_precision(dets) for s, dets in zip(prepared, per_seq_dets) if s.frames}
+            if per_sequence else {})
     return total, seqs
 
 
 def compute_mot(prepared: list[PreparedSequence], textbook: bool = False,
                 per_sequence: bool = False) -> tuple[MOTResult, dict]:
-    """MOT metrics from counts summed over sequences, and per sequence when asked ({name: MOTResult})."""
+    """MOT metrics from counts summed over sequences, and per sequence when asked ({name: MOTResult}).
+
+    Sequences without any evaluated frame are left out, as poseval does. A sequence with exactly one evaluated
+    frame makes poseval crash (it drops the last frame and then indexes the first); ``EvaluationError`` here,
+    except in textbook mode.
+    """
+    if not textbook:
+        for s in prepared:
+            if len(s.frames) == 1:
+                raise EvaluationError(
+                    f"sequence {s.name} has a single labeled frame with people, which poseval's tracking "
+                    "evaluation cannot handle (it drops the last frame of every sequence and then crashes); "
+                    "use --ap-only, --textbook, or ground truth with at least two such frames")
+    prepared = [s for s in prepared if s.frames]
     counts = [sequence_counts(s.frames, s.dists, textbook) for s in prepared]
-    total = sum(counts, MOTCounts())
+    total = sum(counts, zero_counts())
     seqs = {s.name: mot_metrics(c, textbook) for s, c in zip(prepared, counts)} if per_sequence else {}
     return mot_metrics(total, textbook), seqs
 
@@ -139,7 +164,7 @@ def evaluate_sequences(pairs: list[tuple], ap: bool = True, mot: bool = True, te
     result = _results_dict(ap_total, mot_total)
     if per_sequence:
         result["per_sequence"] = {
-            s.name: _results_dict(ap_seqs.get(s.name), mot_seqs.get(s.name)) for s in prepared
+            s.name: _results_dict(ap_seqs.get(s.name), mot_seqs.get(s.name)) for s in prepared if s.frames
         }
     return result
 

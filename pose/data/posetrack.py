@@ -25,8 +25,9 @@ always              a JSON object; 2018: ``images`` (non-empty), ``annotations``
                     whose keypoint names are the 17 (or 15) PoseTrack names; every image a ``file_name``
                     of the form ``.../<digits>_<mpii|bonn|mpiinew>[_...]/<int>.jpg`` (poseval parses it),
                     one sequence folder per file, unique image ids; every person an integer
-                    ``0 <= track_id < 10000`` (poseval asserts ``< 10000`` and offsets ids by 10000 per
-                    file), unique within its frame; 3 numbers per keypoint, finite.
+                    ``track_id < 10000`` (poseval asserts ``< 10000`` and offsets ids by 10000 per
+                    file; negative ids pass there too), unique within its frame; 3 numbers per
+                    keypoint, finite.
 ``role="gt"``       a head box (2018 ``bbox_head``, 2017 ``x1 y1 x2 y2``) on every person with an annotated
                     joint (poseval's head size normalises every distance).
 ``role="pred"``     per-joint scores on every person with an evaluated joint: 2018 ``scores`` with one
@@ -106,6 +107,12 @@ class PersonAnnotation:
     keypoints: (17, 3) float64 ``x, y, v`` in POSETRACK18 order; absent joints are ``0, 0, 0``.
     scores: (17,) float64 per-joint confidence, or None (ground truth).
     head_box: (4,) ``x1, y1, x2, y2`` or None. bbox: (4,) ``x, y, w, h`` or None. score: person score or None.
+    listed: (17,) bool or None. Set only for a 2017 person listing a point at ``x = y = 0`` with
+    ``is_visible`` 0: poseval reads 2017 files without converting them, so such a point counts although its
+    keypoint row is ``0, 0, 0``. None means "the joints that are not ``0, 0, 0``".
+    scored: (17,) bool or None. Set only for a 2017 person some of whose points have a ``score`` and some not:
+    the joints that have one (the others hold 0 in ``scores``; poseval ranks them at -9999). None means
+    "every joint", when ``scores`` is set.
     """
 
     track_id: int
@@ -115,10 +122,14 @@ class PersonAnnotation:
     bbox: np.ndarray | None = None
     score: float | None = None
     extra: dict = field(default_factory=dict)
+    listed: np.ndarray | None = None
+    scored: np.ndarray | None = None
 
     @property
     def present(self) -> np.ndarray:
-        """(17,) bool: joints poseval counts (anything but ``0, 0, 0``)."""
+        """(17,) bool: joints poseval counts (anything but ``0, 0, 0``, or the ``listed`` joints of 2017)."""
+        if self.listed is not None:
+            return np.asarray(self.listed, dtype=bool)
         return np.any(self.keypoints != 0, axis=1)
 
 
@@ -184,8 +195,21 @@ def posetrack_image_id(file_name: str) -> int:
 class _Context:
     """Builds the one-sentence error messages of one file."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, lenient: bool = False):
         self.path = path
+        self.lenient = lenient
+
+    def is_number(self, value: Any) -> bool:
+        """A JSON number; NaN and infinities (which Python's json reads) only when ``lenient``."""
+        return _is_number(value) or (self.lenient and _is_real(value))
+
+    def numbers(self, values: Any, count: int | None) -> np.ndarray | None:
+        """values as a float64 array of ``count`` numbers (finite unless lenient), or None when they are not."""
+        if not isinstance(values, list) or (count is not None and len(values) != count):
+            return None
+        if not all(self.is_number(v) for v in values):
+            return None
+        return np.asarray(values, dtype=np.float64)
 
     def error(self, what: str, fix: str = "", frame: int | None = None, file_name: str | None = None,
               field_name: str | None = None, where: str = "") -> PoseTrackFormatError:
@@ -204,17 +228,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _numbers(values: Any, count: int | None) -> np.ndarray | None:
-    """values as a finite float64 array of ``count`` numbers, or None when that is not what they are."""
-    if not isinstance(values, list) or (count is not None and len(values) != count):
-        return None
-    if not all(_is_number(v) for v in values):
-        return None
-    return np.asarray(values, dtype=np.float64)
+    return _is_real(value) and math.isfinite(value)
 
 
 def _load_json(path: Path) -> Any:
@@ -236,12 +255,18 @@ def _load_json(path: Path) -> Any:
                         "fix or regenerate the file") from None
 
 
-def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: bool = True) -> PoseTrackSequence:
+def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: bool = True,
+                  lenient: bool = False) -> PoseTrackSequence:
     """Read and validate one PoseTrack 2017 or 2018 file (detected by the ``annolist`` key).
 
     role: ``"gt"``, ``"pred"`` or ``"any"`` (see the module docstring for what each requires).
     check_file_names: require poseval-parsable image file names (turn off only for files that are never
     evaluated, e.g. the tracker's output on an arbitrary video; image ids are then taken as they are).
+    lenient: accept what poseval reads without complaint, so that the evaluator scores such files as poseval
+    does: NaN and infinities (``NaN``, ``Infinity`` in the JSON text, which Python's json module reads) in
+    keypoints, scores, boxes and ignore regions; a 2018 ``scores`` list longer than the keypoint list (its
+    first entries are used); 2018 annotations whose ``image_id`` names no image (skipped, as poseval never
+    attaches them). A sequence with NaN cannot be written back (JSON has no NaN).
     Raises PoseTrackFormatError with one sentence naming the file, frame and field.
     """
     if role not in ROLES:
@@ -254,12 +279,12 @@ def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: b
                         "a PoseTrack file is an object with 'images', 'annotations' and 'categories' (2018) "
                         "or 'annolist' (2017)", field_name="<top level>")
     if "annolist" in data:
-        return _read_2017(data, path, role, check_file_names)
+        return _read_2017(data, path, role, check_file_names, lenient)
     if "images" not in data:
         keys = ", ".join(sorted(data)) or "none"
         raise ctx.error(f"has neither 'images' (PoseTrack 2018) nor 'annolist' (PoseTrack 2017); its keys are {keys}",
                         "write one of the two formats", field_name="images")
-    return _read_2018(data, path, role, check_file_names)
+    return _read_2018(data, path, role, check_file_names, lenient)
 
 
 def read_sequence_dir(directory: str | os.PathLike, role: str = "gt",
@@ -294,8 +319,9 @@ def _category_mapping(data: dict, ctx: _Context) -> np.ndarray:
     return np.array([POSETRACK18_JOINTS.index(n) for n in names], dtype=np.int64)
 
 
-def _read_2018(data: dict, path: Path, role: str, check_file_names: bool) -> PoseTrackSequence:
-    ctx = _Context(path)
+def _read_2018(data: dict, path: Path, role: str, check_file_names: bool,
+               lenient: bool = False) -> PoseTrackSequence:
+    ctx = _Context(path, lenient)
     images = data["images"]
     if not isinstance(images, list) or not images:
         raise ctx.error("'images' is empty or not a list", "list every frame of the sequence", field_name="images")
@@ -365,7 +391,7 @@ def _regions_2018(img: dict, ctx: _Context, i: int, fname: str) -> list[np.ndarr
                         field_name="ignore_regions_x")
     regions = []
     for r, (px, py) in enumerate(zip(xs, ys)):
-        ax, ay = _numbers(px, None), _numbers(py, None)
+        ax, ay = ctx.numbers(px, None), ctx.numbers(py, None)
         if ax is None or ay is None or len(ax) != len(ay):
             raise ctx.error(f"ignore region {r} has x and y lists that are not numbers of equal length",
                             "write one x and one y per polygon vertex", frame=i, file_name=fname,
@@ -385,6 +411,8 @@ def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], fra
             raise ctx.error(f"'annotations[{a}]' is not an object", field_name="annotations")
         image_id = ann.get("image_id")
         i = frame_of_id.get(image_id) if _is_int(image_id) else None
+        if i is None and ctx.lenient:  # poseval's convert.py attaches annotations image by image: never read
+            continue
         if i is None:
             raise ctx.error(f"'image_id' {image_id!r} matches no entry of 'images'",
                             "every annotation must point to an image id of this file", where=where,
@@ -403,9 +431,11 @@ def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], fra
                             f"{k_file} category keypoints)", "write absent joints as 0, 0, 0",
                             field_name="keypoints", **err)
         scores = ann.get("scores")
+        if ctx.lenient and isinstance(scores, list) and len(scores) > k_file:
+            scores = scores[:k_file]  # poseval reads scores[k] for the k_file keypoints only
         score_arr = None
         if scores is not None and scores != []:
-            score_arr = _numbers(scores, k_file)
+            score_arr = ctx.numbers(scores, k_file)
             if score_arr is None:
                 got = len(scores) if isinstance(scores, list) else type(scores).__name__
                 raise ctx.error(f"'scores' has {got} entries or non-numbers, expected {k_file} numbers "
@@ -413,18 +443,18 @@ def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], fra
                                 field_name="scores", **err)
         head = None
         if ann.get("bbox_head") is not None:
-            head = _numbers(ann["bbox_head"], 4)
+            head = ctx.numbers(ann["bbox_head"], 4)
             if head is None:
                 raise ctx.error(f"'bbox_head' is {ann['bbox_head']!r}, not 4 numbers [x, y, w, h]",
                                 field_name="bbox_head", **err)
             head = np.array([head[0], head[1], head[0] + head[2], head[1] + head[3]])
         bbox = None
         if ann.get("bbox") is not None:
-            bbox = _numbers(ann["bbox"], 4)
+            bbox = ctx.numbers(ann["bbox"], 4)
             if bbox is None:
                 raise ctx.error(f"'bbox' is {ann['bbox']!r}, not 4 numbers [x, y, w, h]", field_name="bbox", **err)
         score = ann.get("score")
-        if score is not None and not _is_number(score):
+        if score is not None and not ctx.is_number(score):
             raise ctx.error(f"'score' is {score!r}, not a finite number", field_name="score", **err)
         extra = {k: v for k, v in ann.items() if k not in _ANN18_KEYS or ann[k] is None or ann[k] == []}
         for key in ("track_id", "image_id", "keypoints"):
@@ -439,10 +469,10 @@ def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], fra
             raw = np.array(flat_all, dtype=np.float64).reshape(len(owners), k_file, 3)
         except (TypeError, ValueError):
             raw = None
-        if raw is None or not np.all(np.isfinite(raw)):
-            bad = next((n for n, f in enumerate(flat_all) if _numbers(f, None) is None), 0)
+        if raw is None or (not ctx.lenient and not np.all(np.isfinite(raw))):
+            bad = next((n for n, f in enumerate(flat_all) if ctx.numbers(f, None) is None), 0)
             i, a, _ = owners[bad]
-            at = next((m for m, v in enumerate(flat_all[bad]) if not _is_number(v)), 0)
+            at = next((m for m, v in enumerate(flat_all[bad]) if not ctx.is_number(v)), 0)
             raise ctx.error(f"'keypoints' value {at} is {flat_all[bad][at]!r}, not a finite number",
                             "write numbers only (absent joints as 0, 0, 0)", frame=i,
                             file_name=frames[i].file_name, where=f"annotation {a}", field_name="keypoints")
@@ -471,8 +501,8 @@ def _check_track_id(track_id: Any, ctx: _Context, field_name: str, err: dict) ->
     if not _is_int(track_id):
         raise ctx.error(f"'{field_name}' is {track_id!r}, not an integer", "write integer track ids",
                         field_name="track_id", **err)
-    if not 0 <= track_id < MAX_TRACK_ID:
-        raise ctx.error(f"'{field_name}' is {track_id}, outside 0..{MAX_TRACK_ID - 1}",
+    if track_id >= MAX_TRACK_ID:  # poseval asserts only this; negative ids are fine there
+        raise ctx.error(f"'{field_name}' is {track_id}, not below {MAX_TRACK_ID}",
                         f"poseval asserts track ids below {MAX_TRACK_ID}; renumber the tracks",
                         field_name="track_id", **err)
 
@@ -499,8 +529,9 @@ def _single(value: Any, check) -> Any:
     return None
 
 
-def _read_2017(data: dict, path: Path, role: str, check_file_names: bool) -> PoseTrackSequence:
-    ctx = _Context(path)
+def _read_2017(data: dict, path: Path, role: str, check_file_names: bool,
+               lenient: bool = False) -> PoseTrackSequence:
+    ctx = _Context(path, lenient)
     annolist = data["annolist"]
     if not isinstance(annolist, list) or not annolist:
         raise ctx.error("'annolist' is empty or not a list", "list every frame of the sequence",
@@ -555,7 +586,7 @@ def _regions_2017(regions: Any, ctx: _Context, i: int, fname: str) -> list[np.nd
         if not isinstance(points, list):
             raise ctx.error(f"ignore region {r} has no 'point' list", frame=i, file_name=fname,
                             field_name="ignore_regions")
-        xy = [(_single(p.get("x"), _is_number), _single(p.get("y"), _is_number)) if isinstance(p, dict)
+        xy = [(_single(p.get("x"), ctx.is_number), _single(p.get("y"), ctx.is_number)) if isinstance(p, dict)
               else (None, None) for p in points]
         if any(x is None or y is None for x, y in xy):
             raise ctx.error(f"ignore region {r} has a point without one-number 'x' and 'y' lists", frame=i,
@@ -590,36 +621,43 @@ def _person_2017(rect: Any, ctx: _Context, role: str, err: dict) -> PersonAnnota
             raise ctx.error(f"joint id {jid} appears twice", field_name="annopoints.point.id", **err)
         seen.add(jid)
         x, y = _one(p.get("x")), _one(p.get("y"))
-        if not (_is_number(x) and _is_number(y)):
+        if not (ctx.is_number(x) and ctx.is_number(y)):
             raise ctx.error(f"joint {jid} has no one-number 'x' and 'y' lists", field_name="annopoints.point.x",
                             **err)
         v = _one(p["is_visible"]) if "is_visible" in p else 1  # poseval's default when it is absent
-        if not _is_number(v):
+        if not ctx.is_number(v):
             raise ctx.error(f"joint {jid} has 'is_visible' {p['is_visible']!r}, not [number]",
                             field_name="annopoints.point.is_visible", **err)
-        score = math.nan
+        score = 0.0
         if "score" in p:
             score = _one(p["score"])
-            if not _is_number(score):
+            if not ctx.is_number(score):
                 raise ctx.error(f"joint {jid} has 'score' {p['score']!r}, not [number]",
                                 field_name="annopoints.point.score", **err)
         elif role == "pred":
             raise ctx.error(f"joint {jid} of a prediction has no 'score'", "write a score on every point",
                             field_name="annopoints.point.score", **err)
-        rows.append((_P17_TO_P18_LIST[jid], x, y, v, score))
+        rows.append((_P17_TO_P18_LIST[jid], x, y, v, score, "score" in p))
     keypoints = np.zeros((NUM_JOINTS, 3))
     scores = None
+    listed = scored = None
     if rows:
-        table = np.array(rows, dtype=np.float64)
+        table = np.array([r[:5] for r in rows], dtype=np.float64)
         index = table[:, 0].astype(np.int64)
         keypoints[index] = table[:, 1:4]
-        have_score = ~np.isnan(table[:, 4])
+        have_score = np.array([r[5] for r in rows], dtype=bool)
         if have_score.any():
-            scores = np.zeros(NUM_JOINTS)  # joints without a score (only possible outside role "pred") get 0
+            scores = np.zeros(NUM_JOINTS)  # listed points without a score (possible outside role "pred") hold 0
             scores[index[have_score]] = table[have_score, 4]
+            if not have_score.all():  # ... and are marked: poseval ranks them at -9999
+                scored = np.zeros(NUM_JOINTS, bool)
+                scored[index[have_score]] = True
+        if np.any(np.all(table[:, 1:4] == 0, axis=1)):  # a listed point at 0, 0 with is_visible 0
+            listed = np.zeros(NUM_JOINTS, bool)
+            listed[index] = True
     head = None
     if any(k in rect for k in ("x1", "y1", "x2", "y2")):
-        values = [_single(rect.get(k), _is_number) for k in ("x1", "y1", "x2", "y2")]
+        values = [_single(rect.get(k), ctx.is_number) for k in ("x1", "y1", "x2", "y2")]
         for key, value in zip(("x1", "y1", "x2", "y2"), values):
             if value is None:
                 what = "is missing" if key not in rect else f"is {rect[key]!r}, not [number]"
@@ -631,14 +669,14 @@ def _person_2017(rect: Any, ctx: _Context, role: str, err: dict) -> PersonAnnota
                         "poseval normalises distances by the head box", field_name="x1", **err)
     score = None
     if "score" in rect:
-        score = _single(rect["score"], _is_number)
+        score = _single(rect["score"], ctx.is_number)
         if score is None:
             raise ctx.error(f"'score' is {rect['score']!r}, not [number]", field_name="score", **err)
         score = float(score)
     extra = {k: v for k, v in rect.items() if k not in _RECT17_KEYS}
     if not rows and "annopoints" in rect:  # kept as it was: poseval drops a rect only without 'point'
         extra["annopoints"] = rect["annopoints"]
-    return PersonAnnotation(track_id, keypoints, scores, head, None, score, extra)
+    return PersonAnnotation(track_id, keypoints, scores, head, None, score, extra, listed, scored)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -701,6 +739,7 @@ def to_posetrack18_dict(seq: PoseTrackSequence) -> dict:
             ann.setdefault("category_id", 1)
             ann["keypoints"] = _flat_keypoints(person.keypoints)
             if person.scores is not None:
+                # a 2017 point without score holds 0, as poseval's convert.py writes a missing score
                 ann["scores"] = np.asarray(person.scores, dtype=np.float64).tolist()
             else:
                 ann.setdefault("scores", [])
@@ -759,10 +798,11 @@ def _rect_2017(person: PersonAnnotation, own: bool) -> dict:
     ids = _P18_TO_P17[index].tolist()
     xyv = person.keypoints[index].tolist()
     scores = None if person.scores is None else np.asarray(person.scores, dtype=np.float64)[index].tolist()
+    scored = [True] * len(index) if person.scored is None else np.asarray(person.scored, bool)[index].tolist()
     points = []
     for n, (jid, (x, y, v)) in enumerate(zip(ids, xyv)):
         point = {"id": [jid], "x": [x], "y": [y]}
-        if scores is not None:
+        if scores is not None and scored[n]:
             point["score"] = [scores[n]]
         if scores is None or v != 1:
             point["is_visible"] = [int(v) if v == int(v) else v]
