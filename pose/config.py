@@ -50,6 +50,8 @@ class DataConfig:
     num_joints_half_body: int = 8
     box_padding: float = 1.25                  # box -> scale enlargement of the official code
     workers: int = 4
+    # Added for training (issue 4):
+    keypoint_box_extend: float = 0.15          # PoseTrack training boxes: keypoints' box grown 15% in length
 
 
 @dataclass
@@ -69,6 +71,11 @@ class TrainConfig:
     init_weights: str = ""                     # checkpoint to start from (PoseTrack fine-tuning: a COCO model)
     max_steps_per_epoch: int = 0               # 0 = the whole dataset
     print_freq: int = 50
+    # Added for training (issue 4):
+    nesterov: bool = False                     # SGD only
+    use_different_joints_weight: bool = False  # official LOSS.USE_DIFFERENT_JOINTS_WEIGHT (COCO joint weights)
+    val_every: int = 1                         # validate every N epochs (and after the last one); 0 = never
+    max_val_samples: int = 0                   # 0 = the whole validation set
 
 
 @dataclass
