@@ -83,6 +83,10 @@ COCO17 = KeypointLayout(
     sigmas=COCO17_SIGMAS,
 )
 
+_LIMBS_POSETRACK_HEAD = [
+    ("nose", "head_top"), ("nose", "head_bottom"), ("head_bottom", "left_shoulder"), ("head_bottom", "right_shoulder"),
+]
+
 POSETRACK18_JOINTS = (
     "nose", "head_bottom", "head_top", "left_ear", "right_ear",
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
@@ -95,10 +99,7 @@ POSETRACK18 = KeypointLayout(
     name="posetrack18",
     joints=POSETRACK18_JOINTS,
     flip_pairs=_mirror_pairs(POSETRACK18_JOINTS),
-    skeleton=_pairs_by_name(POSETRACK18_JOINTS, _LIMBS_COCO_NAMES + [
-        ("nose", "head_top"), ("nose", "head_bottom"), ("head_bottom", "left_shoulder"),
-        ("head_bottom", "right_shoulder"),
-    ]),
+    skeleton=_pairs_by_name(POSETRACK18_JOINTS, _LIMBS_COCO_NAMES + _LIMBS_POSETRACK_HEAD),
     # PoseTrack has no sigmas of its own; FlowTrack/HRNet used the COCO ones for the shared slots. The head
     # slots (1, 2) take the eye sigmas' place in the same positions.
     sigmas=COCO17_SIGMAS.copy(),
@@ -114,10 +115,7 @@ POSETRACK17 = KeypointLayout(
     name="posetrack17",
     joints=POSETRACK17_JOINTS,
     flip_pairs=_mirror_pairs(POSETRACK17_JOINTS),
-    skeleton=_pairs_by_name(POSETRACK17_JOINTS, _LIMBS_COCO_NAMES + [
-        ("nose", "head_top"), ("nose", "head_bottom"), ("head_bottom", "left_shoulder"),
-        ("head_bottom", "right_shoulder"),
-    ]),
+    skeleton=_pairs_by_name(POSETRACK17_JOINTS, _LIMBS_COCO_NAMES + _LIMBS_POSETRACK_HEAD),
     sigmas=np.array([COCO17_SIGMAS[POSETRACK18_JOINTS.index(j)] for j in POSETRACK17_JOINTS]),
 )
 

@@ -1,0 +1,152 @@
+"""Tracking speed and memory on a real video: frames/s, per-stage times, network vs everything else, peak RSS.
+
+    python benchmarks/track_speed.py                       # vtest.avi, CPU profile (YOLOX-nano, DIS, W32 flip)
+    python benchmarks/track_speed.py --frames 120 --rss-at 20,120
+    python benchmarks/track_speed.py --pose-weights PATH   # trained weights (default: random, same cost)
+
+Network time is measured inside the forward passes themselves: HRNet's ``forward`` (forward hooks, with a CUDA
+synchronise on GPU) and the YOLOX ``InferenceSession.run``; "outside the networks" is the wall time minus those,
+i.e. decoding, letterboxing, crops, heatmap decoding, optical flow, propagation, NMS, association and the loop.
+Random pose weights give joint scores unlike a trained model's, so the number of flow-propagated boxes (and so of
+crops) differs: the crops per frame are printed to normalise by. Peak RSS (``ru_maxrss``) is read at the frames
+given by ``--rss-at``; the target is a flat line (frame 700 within 50 MB of frame 100).
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tracker.config import load_track_config  # noqa: E402
+from tracker.pipeline import Tracker, build_components, run_frames  # noqa: E402
+from tracker.timing import StageTimer  # noqa: E402
+from tracker.video import open_source  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+class ForwardClock:
+    """Seconds spent inside a module's forward (pre/post hooks), synchronising CUDA so GPU work is counted."""
+
+    def __init__(self, module: torch.nn.Module, device: str):
+        self.seconds = 0.0
+        self.calls = 0
+        self.items = 0
+        self._sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+        module.register_forward_pre_hook(self._pre)
+        module.register_forward_hook(self._post)
+
+    def _pre(self, module, inputs):
+        self._sync()
+        self._start = time.perf_counter()
+        self.items += inputs[0].shape[0]
+
+    def _post(self, module, inputs, output):
+        self._sync()
+        self.seconds += time.perf_counter() - self._start
+        self.calls += 1
+
+
+class SessionClock:
+    """Wraps an onnxruntime session; counts the seconds spent in ``run``."""
+
+    def __init__(self, session):
+        self.session = session
+        self.seconds = 0.0
+
+    def run(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.session.run(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(SHARED / "videos" / "vtest.avi"))
+    parser.add_argument("--config", default="cpu", help="track config (default: the CPU profile)")
+    parser.add_argument("--detector", default=f"onnx:{SHARED / 'models' / 'yolox_nano.onnx'}")
+    parser.add_argument("--pose-model", default="coco_w32_256x192")
+    parser.add_argument("--pose-weights", default="random")
+    parser.add_argument("--flow", default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--frames", type=int, default=0, help="frames to run (0 = the whole video)")
+    parser.add_argument("--rss-at", default="100,700", help="frame numbers (1-based counts) to read RSS at")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+
+    overrides = [*args.set, f"pose.model={args.pose_model}", f"pose.weights={args.pose_weights}",
+                 f"device={args.device}"] + ([f"flow.name={args.flow}"] if args.flow else [])
+    torch.manual_seed(0)
+    config = load_track_config(args.config, overrides)
+    config, parts = build_components(config, detector=args.detector)
+    hrnet = ForwardClock(parts.pose_estimator.model, args.device)
+    yolox = None
+    if hasattr(parts.detector, "session"):
+        yolox = parts.detector.session = SessionClock(parts.detector.session)
+
+    source = open_source(args.video, args.frames or None)
+    rss_at = {int(v) for v in args.rss_at.split(",") if v}
+    timer = StageTimer()
+    tracker = Tracker.from_components(config, parts, timer)
+    rss_rows, crops = [], []
+    start = time.perf_counter()
+    for _, tracked in run_frames(tracker, source):
+        crops.append(len(tracked.poses))
+        if timer.frames in rss_at:
+            rss_rows.append((timer.frames, peak_rss_mb(), current_rss_mb()))
+            print(f"  frame {timer.frames}: peak RSS {rss_rows[-1][1]:.1f} MB, RSS {rss_rows[-1][2]:.1f} MB",
+                  file=sys.stderr, flush=True)
+        if timer.frames % 25 == 0:
+            print(f"  frame {timer.frames}: {timer.frames / (time.perf_counter() - start):.2f} frames/s",
+                  file=sys.stderr, flush=True)
+    wall = time.perf_counter() - start
+
+    print(f"video {args.video}: {timer.frames} frames, device {args.device}, config {config.name}, "
+          f"pose {config.pose.model} (flip {config.pose.flip_test}), flow {config.flow.name}, "
+          f"detector {config.detector.kind}")
+    print(f"people per frame: mean {np.mean(crops):.2f}, max {max(crops)}; HRNet passes {hrnet.calls}, "
+          f"crops incl. flipped {hrnet.items}")
+    print()
+    print(timer.summary(wall))
+    print()
+    networks = hrnet.seconds + (yolox.seconds if yolox else 0.0)
+    rows = [("HRNet forward", hrnet.seconds)]
+    if yolox is not None:
+        rows.append(("YOLOX run", yolox.seconds))
+    rows.append(("outside networks", wall - networks))
+    print(f"{'part':<18} {'total s':>9} {'ms/frame':>9} {'% wall':>7}")
+    for name, seconds in rows:
+        print(f"{name:<18} {seconds:9.2f} {1000 * seconds / max(timer.frames, 1):9.1f} {100 * seconds / wall:7.1f}")
+    print(f"frames/s: {timer.frames / wall:.3f}")
+    if rss_rows:
+        print()
+        print(f"{'frame':>6} {'peak RSS MB':>12} {'RSS MB':>9}")
+        for n, peak, now in rss_rows:
+            print(f"{n:>6} {peak:12.1f} {now:9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

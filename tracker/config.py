@@ -1,0 +1,228 @@
+"""Tracking configs: ``configs/track/*.yaml`` read into dataclasses, with ``section.key=value`` overrides.
+
+A track config has the sections ``detector``, ``pose``, ``flow``, ``nms``, ``association`` and ``output`` plus a
+top-level ``device``. Every key has a default here (the FlowTrack / HRNet-PoseTrack settings, or, where the
+papers leave a constant open, the value ``configs/track/default.yaml`` documents), so a YAML names only what
+differs. ``load_track_config`` takes a path or the name of a file in ``configs/track/``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "track"
+
+SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
+
+
+class TrackConfigError(ValueError):
+    """A track config file or override that cannot be used; the message names the key and the fix."""
+
+
+class _Section:
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class DetectorConfig(_Section):
+    kind: str = "torchvision"                  # torchvision | onnx | file
+    arch: str = "fasterrcnn_resnet50_fpn_v2"   # torchvision detection builder name
+    weights: str = "DEFAULT"                   # torchvision weights name, a .pth path, or none (random)
+    path: str = ""                             # the .onnx model (kind onnx) or the detection JSON (kind file)
+    score_threshold: float = 0.5               # FlowTrack: person boxes scoring below 0.5 are dropped
+    nms_threshold: float = 0.45                # YOLOX class-wise NMS IoU (YOLOX demo value)
+    input_size: int = 416                      # YOLOX letterbox side when the ONNX input is dynamic
+    threads: int = 0                           # onnxruntime intra-op threads (0 = its default)
+    every: int = 1                             # detect on every k-th frame; flow-propagated boxes in between
+
+
+@dataclass(frozen=True)
+class PoseConfig(_Section):
+    model: str = "coco_w32_256x192"            # a config name in configs/pose/ or a pose YAML path
+    weights: str = ""                          # checkpoint path or registry name; "random" = untrained weights
+    flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
+    batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 64
+    layout: str = ""                           # model's keypoint layout; "" = from the pose config
+
+
+@dataclass(frozen=True)
+class FlowConfig(_Section):
+    name: str = "dis"                          # flow.get_estimator name: dis, farneback, tvl1, flownet2, ...
+    propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
+    box_extend: float = 0.15                   # FlowTrack: box of the propagated joints enlarged by 15%
+    box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box
+    propagated_box_score: float = 0.9          # propagated box score = previous box score x this (then box threshold)
+    min_box_joints: int = 2                    # a previous pose with fewer such joints propagates no box
+
+
+@dataclass(frozen=True)
+class NmsConfig(_Section):
+    iou_threshold: float = 0.5                 # box NMS of detected + propagated boxes (paper leaves it open)
+
+
+@dataclass(frozen=True)
+class AssociationConfig(_Section):
+    similarity: str = "multi_flow_oks"         # box_iou | oks | flow_oks | multi_flow_oks (FlowTrack ablation)
+    memory: int = 3                            # L: a track unseen for up to L frames can still be matched
+    match_threshold: float = 0.3               # greedy matching keeps pairs with similarity above this
+    joint_threshold: float = 0.4               # joints used in OKS: both poses' scores at least this
+    area_scale: float = 1.0                    # OKS object area = this x area of the tracked pose's box
+
+
+@dataclass(frozen=True)
+class OutputConfig(_Section):
+    joint_score_threshold: float = 0.4         # FlowTrack: joints scoring below 0.4 are left out of the output
+    min_pose_score: float = 0.0                # people whose mean kept-joint score is below this are dropped
+    head_lift: float = 0.5                     # coco17 -> head_bottom: shoulders' midpoint moved this far to the nose
+    head_top_scale: float = 1.0                # coco17 -> head_top: nose + this x (nose - head_bottom)
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    name: str = "default"
+    device: str = "cpu"
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    nms: NmsConfig = field(default_factory=NmsConfig)
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "TrackConfig":
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS = {
+    "detector": DetectorConfig, "pose": PoseConfig, "flow": FlowConfig, "nms": NmsConfig,
+    "association": AssociationConfig, "output": OutputConfig,
+}
+TOP_LEVEL = ("name", "device")
+
+
+def _coerce(value, default, key: str):
+    """A YAML value converted to the type of the key's default (floats from ints, strings kept as strings)."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(default, str):
+        if value is None:
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise TrackConfigError(f"config key {key!r} needs a {type(default).__name__}, got {value!r}")
+
+
+def _validate(config: TrackConfig) -> TrackConfig:
+    if config.association.similarity not in SIMILARITIES:
+        raise TrackConfigError(f"association.similarity {config.association.similarity!r} is not one of "
+                               f"{', '.join(SIMILARITIES)}")
+    if config.detector.kind not in ("torchvision", "onnx", "file"):
+        raise TrackConfigError(f"detector.kind {config.detector.kind!r} is not one of torchvision, onnx, file")
+    if config.detector.every < 1:
+        raise TrackConfigError(f"detector.every must be at least 1, got {config.detector.every}")
+    if config.association.memory < 1:
+        raise TrackConfigError(f"association.memory must be at least 1, got {config.association.memory}")
+    if config.detector.every > 1 and not config.flow.propagate:
+        raise TrackConfigError("detector.every > 1 needs flow.propagate: true (frames without detection get "
+                               "their boxes from flow)")
+    return config
+
+
+def config_from_dict(raw: dict, name: str = "") -> TrackConfig:
+    if not isinstance(raw, dict):
+        raise TrackConfigError(f"a track config must be a YAML mapping with sections {', '.join(SECTIONS)}")
+    unknown = set(raw) - set(SECTIONS) - set(TOP_LEVEL)
+    if unknown:
+        raise TrackConfigError(f"unknown track config key(s) {sorted(unknown)}; known: "
+                               f"{', '.join(TOP_LEVEL + tuple(SECTIONS))}")
+    kwargs = {}
+    for section, cls in SECTIONS.items():
+        values = raw.get(section) or {}
+        if not isinstance(values, dict):
+            raise TrackConfigError(f"track config section {section!r} must be a mapping")
+        known = {f.name for f in dataclasses.fields(cls)}
+        defaults = cls()
+        for key in values:
+            if key not in known:
+                raise TrackConfigError(f"unknown config key '{section}.{key}'; known keys: {', '.join(sorted(known))}")
+        kwargs[section] = cls(**{k: _coerce(v, getattr(defaults, k), f"{section}.{k}") for k, v in values.items()})
+    defaults = TrackConfig()
+    for key in TOP_LEVEL:
+        if key in raw:
+            kwargs[key] = _coerce(raw[key], getattr(defaults, key), key)
+    kwargs.setdefault("name", name or defaults.name)
+    return _validate(TrackConfig(**kwargs))
+
+
+def apply_overrides(raw: dict, overrides: list[str] | dict | None) -> dict:
+    """``section.key=value`` strings (values parsed as YAML) or a ``{"section.key": value}`` mapping applied to a raw
+    config mapping; ``device=cuda`` sets a top-level key."""
+    items = list(overrides.items()) if isinstance(overrides, dict) else []
+    for item in overrides if isinstance(overrides, list) else []:
+        if "=" not in item:
+            raise TrackConfigError(f"override {item!r} must look like section.key=value, e.g. nms.iou_threshold=0.6")
+        dotted, text = item.split("=", 1)
+        items.append((dotted.strip(), yaml.safe_load(text)))
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for dotted, value in items:
+        parts = dotted.split(".")
+        if len(parts) == 1 and parts[0] in TOP_LEVEL:
+            raw[parts[0]] = value
+        elif len(parts) == 2 and parts[0] in SECTIONS:
+            raw.setdefault(parts[0], {})
+            raw[parts[0]] = dict(raw[parts[0]] or {})
+            raw[parts[0]][parts[1]] = value
+        else:
+            raise TrackConfigError(f"override key {dotted!r} must be section.key with section in "
+                                   f"{', '.join(SECTIONS)}, or one of {', '.join(TOP_LEVEL)}")
+    return raw
+
+
+def resolve_track_config(name_or_path: str | Path) -> Path:
+    """An existing YAML path, or the name of a YAML in ``configs/track/`` (with or without ``.yaml``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    candidate = CONFIG_ROOT / f"{path.stem}.yaml"
+    if path.parent == Path(".") and candidate.exists():
+        return candidate
+    available = sorted(p.stem for p in CONFIG_ROOT.glob("*.yaml"))
+    raise TrackConfigError(f"track config {str(name_or_path)!r} not found; give a YAML path or one of "
+                           f"{', '.join(available) or '(none)'}")
+
+
+def load_track_config(name_or_path: str | Path | TrackConfig | None = None,
+                      overrides: list[str] | dict | None = None) -> TrackConfig:
+    """A ``TrackConfig`` from a path or name (default ``default``) with overrides applied."""
+    if isinstance(name_or_path, TrackConfig):
+        raw, name = name_or_path.to_dict(), name_or_path.name
+    else:
+        path = resolve_track_config(name_or_path or "default")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise TrackConfigError(f"track config {path} is not valid YAML ({error}); fix the file") from None
+        except OSError as error:
+            raise TrackConfigError(f"cannot read track config {path} ({error.strerror})") from None
+        name = path.stem
+    if not isinstance(raw, dict):
+        raise TrackConfigError(f"track config {name_or_path} must be a YAML mapping of sections")
+    return config_from_dict(apply_overrides(raw, overrides), name=name)

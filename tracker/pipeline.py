@@ -1,0 +1,329 @@
+"""The tracking pipeline: video in, tracked poses out, one frame at a time (HRNet sec. 4.3 after FlowTrack).
+
+Per frame t (``Tracker.step``):
+
+1. detect person boxes (every ``detector.every``-th frame);
+2. optical flow from frame t-1 to t (when box propagation or a flow similarity needs it);
+3. move the poses of frame t-1 by the flow and take a box around each (+15 %), the "propagated" boxes;
+4. box NMS over detected + propagated boxes;
+5. top-down HRNet on the kept boxes (one batch per frame, flip test);
+6. association: similarity to the recent tracks' (flow-moved) poses, greedy matching, new ids for the rest;
+7. poses converted to the PoseTrack 2018 joint layout (``tracker.heads``) for the outputs.
+
+``track(source, config=None, **overrides)`` is the public generator. The state it keeps is the previous frame,
+its poses and a few frames of track memory, so memory does not grow with the video. Tracking-only mode
+(``poses=...``) skips steps 1, 3, 4 and 5: the given poses are associated (with flow when frames are given).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.nms import merge_boxes
+from flow.propagate import boxes_from_keypoints, propagate_boxes
+from pose.keypoints import POSETRACK18, get_layout
+from tracker.associate import FLOW_SIMILARITIES, Associator
+from tracker.config import TrackConfig, load_track_config
+from tracker.heads import to_posetrack18
+from tracker.timing import StageTimer
+from tracker.types import SOURCE_PROPAGATED, Boxes, Frame, Poses, TrackedFrame
+from tracker.video import open_source
+
+Detector = Callable[[Frame], Boxes]
+FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+PoseEstimator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class PipelineError(ValueError):
+    """The pipeline cannot run as configured (a missing component or an incompatible option)."""
+
+
+@dataclass
+class Tracker:
+    """The per-frame tracking loop's state and components.
+
+    detector: Frame -> Boxes (None in tracking-only mode); pose_estimator: (image (H, W, 3) RGB, boxes (N, 4) xyxy)
+    -> keypoints (N, K, 2), scores (N, K) (None in tracking-only mode); flow_estimator: (prev_rgb, next_rgb) ->
+    (H, W, 2), or None when neither propagation nor the similarity needs flow; layout: the pose model's keypoint
+    layout name.
+    """
+
+    config: TrackConfig
+    detector: Detector | None
+    pose_estimator: PoseEstimator | None
+    flow_estimator: FlowEstimator | None
+    layout: str
+    timer: StageTimer
+    keep_flow: bool = False              # put the flow field and its magnitude into each TrackedFrame (overlays)
+
+    @classmethod
+    def from_components(cls, config: TrackConfig, parts: "Components", timer: StageTimer,
+                        keep_flow: bool = False) -> "Tracker":
+        return cls(config, parts.detector, parts.pose_estimator, parts.flow_estimator, parts.layout, timer, keep_flow)
+
+    def __post_init__(self):
+        self.associator = Associator(self.config.association, get_layout(self.layout).sigmas)
+        self._previous_image: np.ndarray | None = None
+        self._previous_poses: Poses | None = None
+
+    @property
+    def needs_flow(self) -> bool:
+        propagate = self.config.flow.propagate and self.pose_estimator is not None
+        return propagate or self.config.association.similarity in FLOW_SIMILARITIES
+
+    def _flow(self, frame: Frame) -> np.ndarray | None:
+        if self._previous_image is None or not self.needs_flow:
+            return None
+        if self.flow_estimator is None:
+            raise PipelineError("this configuration needs optical flow but no flow estimator was given")
+        if self._previous_image.shape != frame.image.shape:
+            raise PipelineError(f"frame {frame.index} is {frame.image.shape[:2]} but the previous frame was "
+                                f"{self._previous_image.shape[:2]}; every frame of a video must have one size")
+        with self.timer("flow"):
+            return np.asarray(self.flow_estimator(self._previous_image, frame.image), np.float32)
+
+    def _propagated_boxes(self, flow: np.ndarray | None) -> Boxes:
+        """Boxes around the previous frame's poses moved by the flow, +15 % a side (FlowTrack)."""
+        previous = self._previous_poses
+        if flow is None or previous is None or not len(previous) or not self.config.flow.propagate:
+            return Boxes.empty()
+        cfg = self.config.flow
+        with self.timer("propagate"):
+            boxes, valid, _, _ = propagate_boxes(previous.keypoints, previous.scores, flow, cfg.box_joint_threshold,
+                                                 cfg.box_extend, cfg.min_box_joints)
+            scores = previous.box_scores * cfg.propagated_box_score
+            # a propagated box goes where a detected one would: below the box threshold it is dropped, so with
+            # propagated_box_score < 1 a person carried by flow alone fades out after a few frames
+            valid &= scores >= self.config.detector.score_threshold
+            return Boxes(boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
+
+    def _estimate(self, frame: Frame, flow: np.ndarray | None) -> tuple[Poses, Boxes, Boxes, Boxes]:
+        """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes."""
+        detected = Boxes.empty()
+        if frame.index % self.config.detector.every == 0:
+            with self.timer("detect"):
+                detected = self.detector(frame)
+        propagated = self._propagated_boxes(flow)
+        with self.timer("nms"):
+            keep, _ = merge_boxes(detected.xyxy, detected.scores, propagated.xyxy, propagated.scores,
+                                  self.config.nms.iou_threshold)
+            every = Boxes(np.concatenate([detected.xyxy, propagated.xyxy]),
+                          np.concatenate([detected.scores, propagated.scores]),
+                          np.concatenate([detected.source, propagated.source]))
+            kept = every.select(keep)
+            suppressed = every.select(np.setdiff1d(np.arange(len(every)), keep))
+        k = get_layout(self.layout).num_joints
+        if not len(kept):
+            return Poses.empty(k), detected, propagated, suppressed
+        with self.timer("pose"):
+            keypoints, scores = self.pose_estimator(frame.image, kept.xyxy)
+        poses = Poses(keypoints, scores, kept.xyxy, kept.scores)
+        min_score = self.config.output.min_pose_score
+        if min_score > 0:
+            poses = poses.select(_mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score)
+        return poses, detected, propagated, suppressed
+
+    def step(self, frame: Frame, given_poses: Poses | None = None) -> TrackedFrame:
+        """Track one frame; ``given_poses`` (tracking-only mode) replaces detection and pose estimation."""
+        flow = self._flow(frame)
+        if given_poses is None:
+            poses, detected, propagated, suppressed = self._estimate(frame, flow)
+        else:
+            poses, detected, propagated, suppressed = given_poses, Boxes.empty(), Boxes.empty(), Boxes.empty()
+        with self.timer("associate"):
+            track_ids, matched_from, candidates = self.associator.step(frame.index, poses, flow)
+        self._previous_image = frame.image
+        self._previous_poses = poses
+        out = self.config.output
+        kp, sc = to_posetrack18(poses.keypoints, poses.scores, self.layout, out.head_lift, out.head_top_scale)
+        cand_kp, cand_sc = to_posetrack18(candidates.keypoints, candidates.scores, self.layout, out.head_lift,
+                                          out.head_top_scale)
+        magnitude = None
+        if self.keep_flow and flow is not None:
+            magnitude = np.linalg.norm(flow, axis=2)
+        return TrackedFrame(
+            index=frame.index,
+            poses=Poses(kp, sc, poses.boxes, poses.box_scores),
+            track_ids=track_ids,
+            detected_boxes=detected,
+            propagated_boxes=propagated,
+            suppressed_boxes=suppressed,
+            propagated_poses=Poses(cand_kp, cand_sc, candidates.boxes, candidates.box_scores),
+            matched_from=matched_from,
+            flow_magnitude=magnitude,
+            flow=flow if self.keep_flow else None,
+            video_id=frame.video_id,
+        )
+
+
+def _mean_kept_score(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """(N,) mean score of the joints at or above ``threshold`` (0 for a person with none)."""
+    kept = scores >= threshold
+    return np.where(kept.any(axis=1), (scores * kept).sum(axis=1) / np.maximum(kept.sum(axis=1), 1), 0.0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building the components from a config
+
+
+def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
+    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
+    import pose
+    from pose.config import load_config
+    from pose.inference import TopDownPoseEstimator
+
+    cfg = config.pose
+    if not cfg.weights:
+        raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
+                            "'random' runs untrained weights, for testing only)")
+    pose_config = load_config(cfg.model)
+    weights = None if cfg.weights == "random" else cfg.weights
+    model = pose.build_model(pose_config, weights=weights, device=device)
+    options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
+    estimator = TopDownPoseEstimator(model, pose_config, device, flip_test=cfg.flip_test, **options)
+    layout = cfg.layout or _registry_layout(cfg.weights) or pose_config.model.keypoints
+    return estimator, get_layout(layout).name
+
+
+def _registry_layout(weights: str) -> str:
+    """The keypoint layout a registry entry declares for named weights ("" when not a registry name)."""
+    try:
+        from pose.checkpoints import load_registry
+        entry = load_registry().get(weights)
+    except Exception:  # noqa: BLE001 - a registry problem is reported when the weights are resolved
+        return ""
+    return getattr(entry, "keypoints", "") or ""
+
+
+def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
+    from flow import get_estimator
+
+    options = {"device": device} if config.flow.name not in ("dis", "farneback", "tvl1") else {}
+    return get_estimator(config.flow.name, **options)
+
+
+def _resolve(config, overrides: dict) -> TrackConfig:
+    """The config with keyword overrides applied: ``section={key: value}``, ``section__key=value``, ``device``."""
+    flat: dict = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key.replace("__", ".")] = value
+    return load_track_config(config, flat)
+
+
+@dataclass
+class Components:
+    """What a ``Tracker`` runs, built once and reused for every sequence of a run."""
+
+    detector: Detector | None
+    pose_estimator: PoseEstimator | None
+    flow_estimator: FlowEstimator | None
+    layout: str
+
+
+def build_components(config: TrackConfig, *, detector: Detector | str | None = None,
+                     pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
+                     layout: str | None = None, tracking_only: bool = False, has_frames: bool = True,
+                     image_ids: list | None = None) -> tuple[TrackConfig, Components]:
+    """The components not given, built from ``config`` (see :func:`track` for the arguments).
+
+    tracking_only: no detector or pose estimator (poses come with each frame); has_frames: whether real frames
+    (hence optical flow) are available. Returns the config (with a ``detector`` spec applied) and the components.
+    """
+    from tracker.detectors import build_detector, parse_detector_spec
+
+    if isinstance(detector, str):
+        config = config.replace(detector=parse_detector_spec(detector, config.detector))
+        detector = None
+    flow_similarity = config.association.similarity in FLOW_SIMILARITIES
+    needs_flow = flow_similarity or (config.flow.propagate and not tracking_only)
+    if needs_flow and not has_frames:
+        raise PipelineError(f"similarity {config.association.similarity} needs the video frames for optical "
+                            f"flow; give the video, or set association.similarity to oks or box_iou")
+    if flow_estimator is None and needs_flow:  # first: the quickest to build, so a bad name fails fast
+        flow_estimator = build_flow_estimator(config, config.device)
+    if not tracking_only:
+        if detector is None:
+            detector = build_detector(config.detector, config.device, image_ids)
+        if pose_estimator is None:
+            pose_estimator, layout = build_pose_estimator(config, config.device)
+        elif layout is None:
+            raise PipelineError("a custom pose_estimator needs layout= (its keypoint layout, e.g. coco17)")
+    layout = get_layout(layout or POSETRACK18.name).name
+    return config, Components(detector, pose_estimator, flow_estimator, layout)
+
+
+def track(source, config: str | TrackConfig | None = None, *, detector: Detector | str | None = None,
+          pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
+          layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
+          timer: StageTimer | None = None, keep_flow: bool = False, image_ids: list | None = None,
+          **overrides) -> Iterator[TrackedFrame]:
+    """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
+
+    source: a video path, an image folder, an iterable of (H, W, 3) uint8 RGB arrays, or a ``tracker.video``
+    source; None in tracking-only mode without frames (``poses`` given; only non-flow similarities then).
+    config: a ``TrackConfig``, a YAML path or a name in ``configs/track/`` (default ``default``).
+    overrides: config keys, as ``association={"memory": 5}``, ``association__memory=5`` or ``device="cuda"``.
+    detector: a callable Frame -> Boxes, a CLI-style spec ``torchvision`` / ``onnx:PATH`` / ``file:PATH``, or a
+    dict of ``detector`` config keys;
+    pose_estimator: (image, boxes (N, 4)) -> keypoints (N, K, 2), scores (N, K), with ``layout`` its keypoint
+    layout; flow_estimator: (prev_rgb, next_rgb) -> (H, W, 2). Components not given are built from the config.
+    poses: tracking-only mode, the poses of every frame (a sequence of ``Poses``, layout ``layout``, default
+    posetrack18): no detection or pose estimation, only (flow) association.
+    image_ids: a detection file's image ids in frame order (submission mode).
+    timer: a ``StageTimer`` that receives the per-stage seconds.
+
+    Components are built and the source opened when this is called, so configuration errors surface here;
+    frames are decoded as the generator is consumed.
+    """
+    if isinstance(detector, dict):  # detector={...} is the config section, as the other sections
+        overrides["detector"], detector = detector, None
+    config = _resolve(config, overrides)
+    frames = None if source is None else open_source(source, max_frames)
+    config, parts = build_components(config, detector=detector, pose_estimator=pose_estimator,
+                                     flow_estimator=flow_estimator, layout=layout, tracking_only=poses is not None,
+                                     has_frames=source is not None, image_ids=image_ids)
+    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow)
+    return _run(tracker, frames, poses)
+
+
+def _run(tracker: Tracker, source, poses) -> Iterator[TrackedFrame]:
+    if source is None:  # tracking-only mode without frames: blank stand-ins carry the frame index
+        source = [Frame(i, np.zeros((1, 1, 3), np.uint8)) for i in range(len(poses))]
+    for _, tracked in run_frames(tracker, source, poses):
+        yield tracked
+
+
+def run_frames(tracker: Tracker, frames: Iterable[Frame], poses: Sequence[Poses] | None = None
+               ) -> Iterator[tuple[Frame, TrackedFrame]]:
+    """The tracking loop: each frame (decoding timed as ``decode``) with its ``TrackedFrame``; with ``poses``
+    (tracking-only mode) frame i takes ``poses[i]`` and the loop ends with them."""
+    timer = tracker.timer
+    iterator = iter(frames)
+    while True:
+        with timer("decode"):
+            frame = next(iterator, None)
+        if frame is None or (poses is not None and frame.index >= len(poses)):
+            return
+        tracked = tracker.step(frame, None if poses is None else poses[frame.index])
+        timer.frames += 1
+        yield frame, tracked
+
+
+def poses_with_boxes(keypoints: np.ndarray, scores: np.ndarray, box_extend: float = 0.15,
+                     joint_threshold: float = 0.0) -> Poses:
+    """Poses (N, K, 2), (N, K) given without boxes, with boxes around their joints (+``box_extend`` each side) and
+    box scores = mean joint score (tracking-only mode)."""
+    keypoints = np.asarray(keypoints, np.float32)
+    scores = np.asarray(scores, np.float32)
+    if not len(keypoints):
+        return Poses.empty(keypoints.shape[1] if keypoints.ndim == 3 else POSETRACK18.num_joints)
+    no_clipping = (np.inf, np.inf)
+    boxes, _ = boxes_from_keypoints(keypoints, scores, no_clipping, joint_threshold, box_extend, min_joints=1)
+    present = scores > 0
+    box_scores = np.where(present.any(axis=1), (scores * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1), 0)
+    return Poses(keypoints, scores, boxes, box_scores)

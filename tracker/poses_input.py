@@ -1,0 +1,95 @@
+"""Reading per-frame poses *without* track ids, the input of tracking-only mode (``tracker.run --poses FILE``).
+
+The file is PoseTrack 2018 JSON (``images`` in frame order, ``annotations`` with 17 x ``x, y, v`` ``keypoints`` in
+the order of ``categories[0].keypoints``, optional per-joint ``scores``); any ``track_id`` is ignored, since giving
+ids is what tracking-only mode does. ``pose.data.posetrack.read_sequence`` validates complete files and requires
+track ids, so this reader does only the checks tracking needs. Joints written ``0, 0, 0`` are absent (score 0);
+without ``scores``, a present joint's score is its ``v`` (1 for a visible one).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pose.keypoints import POSETRACK18
+from tracker.types import Poses
+
+
+class PosesFileError(ValueError):
+    """A poses file that cannot be used; the message names the file and the field."""
+
+
+@dataclass
+class UntrackedSequence:
+    """file_names (T,), image_ids (T,), is_labeled (T,), and per frame keypoints (N_t, 17, 2), scores (N_t, 17)
+    in POSETRACK18 order."""
+
+    name: str
+    file_names: list[str]
+    image_ids: list
+    is_labeled: list[bool]
+    keypoints: list[np.ndarray]
+    scores: list[np.ndarray]
+
+
+def read_untracked_poses(path: str | Path) -> UntrackedSequence:
+    path = Path(path)
+    if not path.is_file():
+        raise PosesFileError(f"poses file {path} does not exist; check the path")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise PosesFileError(f"poses file {path} is not valid JSON ({error}); fix or regenerate it") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not data["images"]:
+        raise PosesFileError(f"poses file {path} has no 'images' list; it must be a PoseTrack 2018 file")
+    if not isinstance(data.get("annotations", []), list):
+        raise PosesFileError(f"poses file {path}: 'annotations' must be a list")
+    names = list(POSETRACK18.joints)
+    categories = data.get("categories")
+    if isinstance(categories, list) and categories and isinstance(categories[0], dict):
+        names = categories[0].get("keypoints", names)
+    if not isinstance(names, list) or any(n not in POSETRACK18.joints for n in names):
+        raise PosesFileError(f"poses file {path}: categories[0].keypoints must be PoseTrack joint names")
+    order = np.array([POSETRACK18.joints.index(n) for n in names])
+    frame_of = {}
+    for i, image in enumerate(data["images"]):
+        if not isinstance(image, dict) or "id" not in image or "file_name" not in image:
+            raise PosesFileError(f"poses file {path}: images[{i}] needs 'id' and 'file_name'")
+        frame_of[image["id"]] = i
+    people: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in data["images"]]
+    k = len(names)
+    for a, ann in enumerate(data.get("annotations", [])):
+        try:
+            frame = frame_of[ann["image_id"]]
+            flat = np.asarray(ann["keypoints"], np.float64).reshape(k, 3)
+            given = ann.get("scores") or None
+            scores_file = np.asarray(given, np.float64).reshape(k) if given is not None else None
+        except (KeyError, TypeError, ValueError):
+            raise PosesFileError(f"poses file {path}: annotation {a} needs an image_id of 'images' and {3 * k} "
+                                 f"keypoint numbers (and {k} scores if any)") from None
+        keypoints = np.zeros((POSETRACK18.num_joints, 2))
+        scores = np.zeros(POSETRACK18.num_joints)
+        present = np.any(flat != 0, axis=1)
+        keypoints[order] = flat[:, :2]
+        scores[order] = np.where(present, flat[:, 2] if scores_file is None else scores_file, 0.0)
+        people[frame].append((keypoints, scores))
+    kps = [np.array([p[0] for p in f], np.float32).reshape(-1, POSETRACK18.num_joints, 2) for f in people]
+    scs = [np.array([p[1] for p in f], np.float32).reshape(-1, POSETRACK18.num_joints) for f in people]
+    return UntrackedSequence(
+        name=path.stem,
+        file_names=[str(image["file_name"]) for image in data["images"]],
+        image_ids=[image["id"] for image in data["images"]],
+        is_labeled=[bool(image.get("is_labeled", True)) for image in data["images"]],
+        keypoints=kps,
+        scores=scs,
+    )
+
+
+def to_poses(sequence: UntrackedSequence, box_extend: float = 0.15) -> list[Poses]:
+    """Per-frame ``Poses`` with boxes around the present joints (for OKS areas and box IoU)."""
+    from tracker.pipeline import poses_with_boxes
+
+    return [poses_with_boxes(kp, sc, box_extend) for kp, sc in zip(sequence.keypoints, sequence.scores)]

@@ -1,0 +1,317 @@
+"""Command line: track people in a video (or PoseTrack image sequences) and write PoseTrack 2018 predictions.
+
+    python -m tracker.run --video clip.mp4 --out DIR                  # DIR/clip.json
+    python -m tracker.run --video FRAMES_FOLDER --out DIR             # a folder of .jpg/.png frames
+    python -m tracker.run --images ROOT --gt-dir GT --out DIR         # submission: one file per GT sequence
+    python -m tracker.run --poses POSES.json [--video V | --images ROOT] --out DIR   # tracking only: ids assigned
+
+Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH``, ``--pose-model NAME``,
+``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``, ``--config PATH_OR_NAME`` (``configs/track/``),
+``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``.
+
+Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
+``output.joint_score_threshold`` are written absent (0, 0, 0). Files are written atomically when the run ends; a
+per-stage timing table goes to stderr. A user error prints ``error: <sentence>`` on stderr and exits with 2,
+leaving no output file behind.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from flow.errors import FlowError
+from pose.checkpoints import CheckpointError
+from pose.config import ConfigError
+from pose.data.posetrack import (
+    PoseTrackFormatError,
+    check_prediction_matches_gt,
+    read_sequence,
+    sequence_from_arrays,
+    write_sequence,
+)
+from pose.keypoints import POSETRACK18
+from tracker.config import TrackConfig, TrackConfigError, load_track_config
+from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
+from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
+from tracker.timing import StageTimer
+from tracker.types import Frame, TrackedFrame
+from tracker.video import ImageFolderSource, VideoError, open_source
+
+
+class OutputError(ValueError):
+    """The output folder cannot be written."""
+
+
+USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
+               CheckpointError, ConfigError, PoseTrackFormatError, OutputError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tracker.run",
+        description="Track multi-person poses in a video and write PoseTrack 2018 JSON (HRNet + FlowTrack).",
+    )
+    source = parser.add_argument_group("input (one of)")
+    source.add_argument("--video", help="video file, or a folder of frames (.jpg/.png in name order)")
+    source.add_argument("--images", help="with --gt-dir or --poses: the root that the file's image names are "
+                                         "relative to; alone: a folder of frames, like --video")
+    source.add_argument("--gt-dir", help="submission mode: one prediction per PoseTrack GT file in this folder")
+    source.add_argument("--poses", help="tracking-only mode: PoseTrack 2018 poses without track ids")
+    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames of each video")
+    parser.add_argument("--detector", help="torchvision[:ARCH], onnx:PATH or file:PATH")
+    parser.add_argument("--pose-model", help="pose config name in configs/pose/ or a YAML path")
+    parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests)")
+    parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N")
+    parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set association.memory=5 (repeatable)")
+    parser.add_argument("--overlay", action="store_true", help="also write DIR/<stem>_overlay.mp4")
+    parser.add_argument("--debug-frames", help="also write one overlay PNG per frame into this folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no timing table")
+    return parser
+
+
+def resolve_config(args) -> TrackConfig:
+    """The track config with the CLI flags applied (flags override ``--set``, which overrides the YAML)."""
+    overrides = list(args.set)
+    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device"}
+    for flag, key in flag_keys.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    config = load_track_config(args.config, overrides)
+    if args.detector:
+        config = config.replace(detector=parse_detector_spec(args.detector, config.detector))
+    return config
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` and make sure a file can be written there, before any work is done."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        raise OutputError(f"cannot write into the output folder {out} ({error.strerror}); choose a writable "
+                          f"--out folder") from None
+
+
+class PredictionCollector:
+    """Per-frame arrays of one sequence, turned into a PoseTrack 2018 file at the end."""
+
+    def __init__(self):
+        self.keypoints, self.scores, self.track_ids, self.boxes, self.box_scores = [], [], [], [], []
+
+    def add(self, tracked: TrackedFrame) -> None:
+        self.keypoints.append(tracked.poses.keypoints)
+        self.scores.append(tracked.poses.scores)
+        self.track_ids.append(tracked.track_ids)
+        self.boxes.append(tracked.poses.boxes)
+        self.box_scores.append(tracked.poses.box_scores)
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    def sequence(self, name: str, file_names: list[str], joint_threshold: float, image_ids=None, is_labeled=None):
+        return sequence_from_arrays(name, file_names, self.keypoints, self.scores, self.track_ids, joint_threshold,
+                                    self.boxes, self.box_scores, image_ids=image_ids, is_labeled=is_labeled)
+
+
+def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig):
+    """The OverlayWriter for --overlay / --debug-frames, or None when neither is asked for."""
+    if not args.overlay and not args.debug_frames:
+        return None
+    try:
+        from tracker.overlay import OverlayWriter
+        from tracker.render import RenderOptions
+    except ImportError as error:
+        raise PipelineError(f"--overlay and --debug-frames are not available yet ({error}); run without them") from None
+    options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,
+                            video_fps=fps)
+    frames_dir = Path(args.debug_frames) / stem if args.debug_frames else None
+    return OverlayWriter(options, video_path=out / f"{stem}_overlay.mp4" if args.overlay else None, fps=fps,
+                         frames_dir=frames_dir)
+
+
+def run_sequence(tracker: Tracker, frames, total: int | None, collector: PredictionCollector, overlay,
+                 given_poses=None, progress: bool = True, label: str = "") -> None:
+    """Track every frame of ``frames`` into ``collector`` (and the overlay), with a progress bar."""
+    from tqdm import tqdm
+
+    timer = tracker.timer
+    with tqdm(total=total, desc=label, unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        for frame, tracked in run_frames(tracker, frames, given_poses):
+            collector.add(tracked)
+            if overlay is not None:
+                with timer("overlay"):
+                    overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
+            bar.update(1)
+
+
+def _video_file_names(stem: str, count: int) -> list[str]:
+    """Image names for the frames of a video: ``images/<stem>/<index:06d>.jpg`` (PoseTrack's layout)."""
+    return [f"images/{stem}/{i:06d}.jpg" for i in range(count)]
+
+
+def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
+    """--video / --images FOLDER [--poses]: one prediction file for one video."""
+    path = Path(args.video or args.images)
+    source = open_source(path, args.max_frames)
+    info = source.info
+    given = None
+    if args.poses:
+        untracked = read_untracked_poses(args.poses)
+        given = to_poses(untracked, config.flow.box_extend)
+    config, parts = build_components(config, tracking_only=given is not None)
+    timer = StageTimer()
+    tracker = Tracker.from_components(config, parts, timer)
+    collector = PredictionCollector()
+    overlay = _overlay_writer(args, out, info.name, info.fps, config)
+    try:
+        run_sequence(tracker, source, info.num_frames, collector, overlay, given, not args.no_progress, info.name)
+        if overlay is not None:
+            overlay.close()
+    except BaseException:
+        if overlay is not None:
+            overlay.abort()
+        raise
+    n = len(collector)
+    threshold = config.output.joint_score_threshold
+    if given is not None:  # the poses file names the images
+        seq = collector.sequence(untracked.name, untracked.file_names[:n], threshold, untracked.image_ids[:n],
+                                 untracked.is_labeled[:n])
+        target = out / f"{untracked.name}.json"
+    else:
+        if isinstance(source, ImageFolderSource):
+            names = [f"images/{info.name}/{f.name}" for f in source.files[:n]]
+        else:
+            names = _video_file_names(info.name, n)
+        seq = collector.sequence(info.name, names, threshold)
+        target = out / f"{info.name}.json"
+    write_sequence(seq, target)
+    _report(timer, [target], args)
+    return [target]
+
+
+def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
+    """--poses FILE without frames (or with --images ROOT holding the file's images)."""
+    untracked = read_untracked_poses(args.poses)
+    given = to_poses(untracked, config.flow.box_extend)
+    frames = None
+    if args.images:
+        frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
+    config, parts = build_components(config, tracking_only=True, has_frames=frames is not None)
+    timer = StageTimer()
+    tracker = Tracker.from_components(config, parts, timer)
+    if frames is None:
+        blank = np.zeros((1, 1, 3), np.uint8)
+        frames = [Frame(i, blank, untracked.name) for i in range(len(given))]
+    limit = len(given) if args.max_frames is None else min(args.max_frames, len(given))
+    collector = PredictionCollector()
+    run_sequence(tracker, frames, limit, collector, None, given[:limit], not args.no_progress, untracked.name)
+    target = out / f"{untracked.name}.json"
+    n = len(collector)
+    seq = collector.sequence(untracked.name, untracked.file_names[:n], config.output.joint_score_threshold,
+                             untracked.image_ids[:n], untracked.is_labeled[:n])
+    write_sequence(seq, target)
+    _report(timer, [target], args)
+    return [target]
+
+
+def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
+    """--images ROOT --gt-dir DIR: one prediction per ground-truth sequence, same file names and image lists."""
+    gt_dir = Path(args.gt_dir)
+    if not gt_dir.is_dir():
+        raise PoseTrackFormatError(f"ground-truth folder {gt_dir} does not exist; give the folder of PoseTrack "
+                                   f"annotation files with --gt-dir")
+    gt_files = sorted(gt_dir.glob("*.json"))
+    if not gt_files:
+        raise PoseTrackFormatError(f"{gt_dir} holds no .json files; give the folder of PoseTrack annotation files")
+    sequences = [(path, read_sequence(path, role="any")) for path in gt_files]  # all checked before any work
+    root = Path(args.images)
+    if not root.is_dir():
+        raise VideoError(f"image root {root} does not exist; give the folder the GT file_names are relative to")
+    detector = None
+    if config.detector.kind == "file":
+        detector = DetectionFile(config.detector.path, config.detector.score_threshold)
+    config, parts = build_components(config, detector=detector)
+    timer = StageTimer()
+    written: list[Path] = []
+    staged: list[tuple[Path, object]] = []
+    for path, gt in sequences:
+        frames = gt.frames[:args.max_frames] if args.max_frames else gt.frames
+        image_ids = [f.image_id for f in frames]
+        if isinstance(parts.detector, DetectionFile):
+            parts = Components(parts.detector.for_images(image_ids), parts.pose_estimator, parts.flow_estimator,
+                               parts.layout)
+        source = ImageFolderSource(gt.name, files=[root / f.file_name for f in frames])
+        tracker = Tracker.from_components(config, parts, timer)
+        collector = PredictionCollector()
+        run_sequence(tracker, source, len(frames), collector, None, None, not args.no_progress, gt.name)
+        pred = collector.sequence(gt.name, [f.file_name for f in frames], config.output.joint_score_threshold,
+                                  image_ids, [f.is_labeled for f in frames])
+        if not args.max_frames:
+            check_prediction_matches_gt(pred, gt)
+        staged.append((out / path.name, pred))
+    for target, pred in staged:  # written only once every sequence has been tracked
+        write_sequence(pred, target)
+        written.append(target)
+    _report(timer, written, args)
+    return written
+
+
+def _report(timer: StageTimer, files: list[Path], args) -> None:
+    for path in files:
+        print(f"wrote {path}")
+    if not args.quiet:
+        print(timer.summary(), file=sys.stderr)
+
+
+def _check_modes(args, parser: argparse.ArgumentParser) -> None:
+    if args.gt_dir and not args.images:
+        parser.error("--gt-dir needs --images ROOT (the folder its file_names are relative to)")
+    if args.gt_dir and (args.video or args.poses):
+        parser.error("--gt-dir (submission mode) takes --images only, not --video or --poses")
+    if args.video and args.images:
+        parser.error("give --video or --images, not both")
+    if not (args.video or args.images or args.poses):
+        parser.error("give an input: --video PATH, --images ROOT --gt-dir DIR, or --poses FILE")
+    if args.max_frames is not None and args.max_frames < 1:
+        parser.error(f"--max-frames must be at least 1, got {args.max_frames}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_modes(args, parser)
+    try:
+        config = resolve_config(args)
+        out = Path(args.out)
+        check_output_folder(out)
+        if args.gt_dir:
+            track_submission(args, config, out)
+        elif args.poses and not args.video:
+            track_poses_only(args, config, out)
+        else:
+            track_video(args, config, out)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
