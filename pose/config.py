@@ -105,38 +105,48 @@ class Config:
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "test": TestConfig}
 
 
-def _coerce(value, default, key: str):
-    """Convert a YAML value to the type of the field's default (tuples from lists, floats from ints)."""
+def coerce_value(value, default, key: str, error: type[ValueError] = ConfigError):
+    """A YAML value converted to the type of the field's default (tuples from lists, floats from ints).
+
+    ``error`` is the exception raised, naming ``key``, when the value does not fit.
+    """
     if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config key {key!r} needs a list, got {value!r}")
-        return tuple(value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"config key {key!r} needs true or false, got {value!r}")
-        return value
-    if isinstance(default, float) and isinstance(value, str):
-        try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+    elif isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        except ValueError:
-            pass
-    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(default, str) and isinstance(value, str):
-        return value
-    raise ConfigError(f"config key {key!r} needs a {type(default).__name__}, got {value!r}")
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(default, str):
+        if value is None:  # `key:` with nothing after it
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    wanted = {tuple: "a list", bool: "true or false"}.get(type(default), f"a {type(default).__name__}")
+    raise error(f"config key {key!r} needs {wanted}, got {value!r}")
 
 
-def _build_section(cls, values: dict, section: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
+def build_section(cls, values: dict | None, section: str, error: type[ValueError] = ConfigError):
+    """The dataclass ``cls`` from a YAML mapping; unknown keys and values of the wrong type raise ``error``."""
+    if values is not None and not isinstance(values, dict):
+        raise error(f"config section {section!r} must be a mapping of keys to values")
+    known = {f.name for f in dataclasses.fields(cls)}
     defaults = cls()
     kwargs = {}
     for key, value in (values or {}).items():
         if key not in known:
-            raise ConfigError(f"unknown config key '{section}.{key}'; known keys: {', '.join(sorted(known))}")
-        kwargs[key] = _coerce(value, getattr(defaults, key), f"{section}.{key}")
+            raise error(f"unknown config key '{section}.{key}'; known keys: {', '.join(sorted(known))}")
+        kwargs[key] = coerce_value(value, getattr(defaults, key), f"{section}.{key}", error)
     return cls(**kwargs)
 
 
@@ -146,7 +156,7 @@ def config_from_dict(raw: dict, name: str = "") -> Config:
     unknown = set(raw) - set(_SECTIONS) - {"name"}
     if unknown:
         raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: name, {', '.join(_SECTIONS)}")
-    sections = {s: _build_section(cls, raw.get(s), s) for s, cls in _SECTIONS.items()}
+    sections = {s: build_section(cls, raw.get(s), s) for s, cls in _SECTIONS.items()}
     return Config(name=raw.get("name", name), **sections)
 
 

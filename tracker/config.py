@@ -13,12 +13,14 @@ from pathlib import Path
 
 import yaml
 
+from pose.config import ConfigError, build_section, coerce_value
+
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "track"
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
 
 
-class TrackConfigError(ValueError):
+class TrackConfigError(ConfigError):
     """A track config file or override that cannot be used; the message names the key and the fix."""
 
 
@@ -106,30 +108,6 @@ SECTIONS = {
 TOP_LEVEL = ("name", "device")
 
 
-def _coerce(value, default, key: str):
-    """A YAML value converted to the type of the key's default (floats from ints, strings kept as strings)."""
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
-                return float(value)
-            except ValueError:
-                pass
-    elif isinstance(default, str):
-        if value is None:
-            return ""
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-    raise TrackConfigError(f"config key {key!r} needs a {type(default).__name__}, got {value!r}")
-
-
 def _validate(config: TrackConfig) -> TrackConfig:
     if config.association.similarity not in SIMILARITIES:
         raise TrackConfigError(f"association.similarity {config.association.similarity!r} is not one of "
@@ -153,21 +131,12 @@ def config_from_dict(raw: dict, name: str = "") -> TrackConfig:
     if unknown:
         raise TrackConfigError(f"unknown track config key(s) {sorted(unknown)}; known: "
                                f"{', '.join(TOP_LEVEL + tuple(SECTIONS))}")
-    kwargs = {}
-    for section, cls in SECTIONS.items():
-        values = raw.get(section) or {}
-        if not isinstance(values, dict):
-            raise TrackConfigError(f"track config section {section!r} must be a mapping")
-        known = {f.name for f in dataclasses.fields(cls)}
-        defaults = cls()
-        for key in values:
-            if key not in known:
-                raise TrackConfigError(f"unknown config key '{section}.{key}'; known keys: {', '.join(sorted(known))}")
-        kwargs[section] = cls(**{k: _coerce(v, getattr(defaults, k), f"{section}.{k}") for k, v in values.items()})
+    kwargs = {section: build_section(cls, raw.get(section), section, TrackConfigError)
+              for section, cls in SECTIONS.items()}
     defaults = TrackConfig()
     for key in TOP_LEVEL:
         if key in raw:
-            kwargs[key] = _coerce(raw[key], getattr(defaults, key), key)
+            kwargs[key] = coerce_value(raw[key], getattr(defaults, key), key, TrackConfigError)
     kwargs.setdefault("name", name or defaults.name)
     return _validate(TrackConfig(**kwargs))
 
