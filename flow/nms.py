@@ -121,6 +121,18 @@ def _order_by_score(scores: np.ndarray) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64).argsort()[::-1]
 
 
+def _greedy_suppression(overlap: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
+    """Keep the best-scoring item, drop the rest whose overlap with it is above ``thresh``, repeat (official rule:
+    an overlap equal to the threshold is kept). overlap (N, N); returns kept indices in score order."""
+    order = _order_by_score(scores)
+    keep = []
+    while order.size > 0:
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        order = rest[overlap[best, rest] <= thresh]
+    return np.asarray(keep, dtype=np.int64)
+
+
 def oks_nms(
     kpts: np.ndarray,
     scores: np.ndarray,
@@ -139,14 +151,7 @@ def oks_nms(
     if len(kpts) == 0:
         return np.zeros(0, dtype=np.int64)
     overlap = oks_matrix(kpts, kpts, areas, areas, sigmas, in_vis_thre, both_visible)
-    order = _order_by_score(scores)
-    keep = []
-    while order.size > 0:
-        best = order[0]
-        keep.append(best)
-        rest = order[1:]
-        order = rest[overlap[best, rest] <= thresh]
-    return np.asarray(keep, dtype=np.int64)
+    return _greedy_suppression(overlap, scores, thresh)
 
 
 def soft_oks_nms(
@@ -218,14 +223,7 @@ def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_on
 
         keep = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), float(iou_threshold))
         return keep.numpy().astype(np.int64)
-    overlap = box_iou_matrix(boxes, boxes, plus_one=True)
-    order = _order_by_score(scores)
-    keep = []
-    while order.size > 0:
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        order = rest[overlap[best, rest] <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    return _greedy_suppression(box_iou_matrix(boxes, boxes, plus_one=True), scores, iou_threshold)
 
 
 def merge_boxes(
