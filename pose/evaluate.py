@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from pose.metrics import (MetricsError, coco_keypoint_eval, format_table, load_coco_gt, load_mpii_gt,
-                          mpii_pckh)
+from pose.fileio import write_json_atomic
+from pose.metrics import (
+    MetricsError,
+    coco_keypoint_eval,
+    format_table,
+    load_coco_gt,
+    load_mpii_gt,
+    mpii_pckh,
+)
 
 
 def load_mpii_predictions(path: str | Path) -> np.ndarray:
@@ -65,15 +70,6 @@ def load_coco_results(path: str | Path) -> list[dict]:
     for r in results:
         r.setdefault("category_id", 1)
     return results
-
-
-def write_json_atomic(path: str | Path, data) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +47,19 @@ from pose.config import Config, ConfigError, load_config
 from pose.data.dataset import DatasetError, PersonSample, TopDownDataset
 from pose.data.posetrack import PoseTrackFormatError
 from pose.decode import average_flip, decode_heatmaps
+from pose.fileio import atomic_path, write_text_atomic
 from pose.keypoints import KeypointLayout, get_layout
 from pose.loss import JointsMSELoss
-from pose.metrics import (MetricsError, MPIIGroundTruth, coco_keypoint_eval, coco_rescore_nms, coco_results,
-                          heatmap_accuracy, load_mpii_gt, mpii_pckh)
+from pose.metrics import (
+    MetricsError,
+    MPIIGroundTruth,
+    coco_keypoint_eval,
+    coco_rescore_nms,
+    coco_results,
+    heatmap_accuracy,
+    load_mpii_gt,
+    mpii_pckh,
+)
 from pose.model import HRNet
 from pose.schedule import build_optimizer, build_scheduler, epoch_learning_rates
 
@@ -143,7 +151,12 @@ def build_data(cfg: Config, layout: KeypointLayout) -> tuple[list[PersonSample],
     root = Path(data.root)
     name = data.dataset
     if name in ("coco", "synthetic"):
-        from pose.data.coco import coco_detected_people, coco_gt_people, coco_paths, load_coco
+        from pose.data.coco import (
+            coco_detected_people,
+            coco_gt_people,
+            coco_paths,
+            load_coco,
+        )
 
         if name == "coco":
             train_ann, train_images = coco_paths(root, data.train_set)
@@ -176,7 +189,11 @@ def build_data(cfg: Config, layout: KeypointLayout) -> tuple[list[PersonSample],
             return train, Validation(val, "mpii", mpii_gt=load_mpii_gt(gt_mat))
         return train, Validation(val, "accuracy")
     if name in ("posetrack17", "posetrack18"):
-        from pose.data.posetrack_train import posetrack_coco_gt, posetrack_people, read_posetrack_split
+        from pose.data.posetrack_train import (
+            posetrack_coco_gt,
+            posetrack_people,
+            read_posetrack_split,
+        )
 
         extend = data.keypoint_box_extend
         train_seqs = read_posetrack_split(root, data.train_set)
@@ -262,21 +279,8 @@ def set_rng_states(states: dict) -> None:
 
 def save_atomic(obj, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename (no half-written checkpoints)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:
+        torch.save(obj, temporary)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -302,12 +306,10 @@ class CsvLog:
     def add(self, row: dict) -> None:
         self.rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
         fields = list(dict.fromkeys(k for r in self.rows for k in r))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", newline="") as f:
+        with atomic_path(self.path) as temporary, temporary.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(self.rows)
-        os.replace(tmp, self.path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,19 +15,28 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pose.data.posetrack import PoseTrackFormatError, check_prediction_matches_gt, read_sequence
+from pose.data.posetrack import (
+    PoseTrackFormatError,
+    check_prediction_matches_gt,
+    read_sequence,
+)
+from pose.fileio import write_json_atomic
 from tracker.eval_ap import APResult, assign_frame, average_precision
-from tracker.eval_data import JOINT_NAMES, EvalFrame, EvaluationError, normalized_distances, sequence_frames
+from tracker.eval_data import (
+    JOINT_NAMES,
+    EvalFrame,
+    EvaluationError,
+    normalized_distances,
+    sequence_frames,
+)
 from tracker.eval_mot import MOTResult, mot_metrics, sequence_counts, zero_counts
 
 # poseval's printed groups (eval_helpers.getCum): joint ids averaged per column; Total is the 15-joint mean.
@@ -225,16 +234,7 @@ def _json_safe(obj):
 
 
 def _write_json(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_json_safe(obj), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, _json_safe(obj), indent=1)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,27 +12,25 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tracker.render import GroundTruthFrame, IdSwitchMonitor, RenderOptions, render_frame
+from pose.fileio import atomic_path, publish, temporary_path
+from tracker.render import (
+    GroundTruthFrame,
+    IdSwitchMonitor,
+    RenderOptions,
+    render_frame,
+)
 from tracker.types import Poses, TrackedFrame
 
 
 class OverlayError(ValueError):
     """An overlay that cannot be written or a bad overlay request; the message says what to fix."""
-
-
-def _temporary_path(final: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
-    os.close(handle)
-    return Path(name)
 
 
 class VideoWriter:
@@ -41,7 +39,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: float):
         self.path = Path(path)
         self.fps = fps if fps and fps > 0 else 10.0
-        self._temporary = _temporary_path(self.path)
+        self._temporary = temporary_path(self.path, suffix=self.path.suffix)  # OpenCV picks the container by suffix
         self._writer = None
         self.frames = 0
 
@@ -62,7 +60,7 @@ class VideoWriter:
         if self.frames == 0:
             self.abort()
             raise OverlayError(f"no frames were rendered, so {self.path} was not written")
-        os.replace(self._temporary, self.path)
+        publish(self._temporary, self.path)
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -73,14 +71,9 @@ class VideoWriter:
 
 def write_png(path: str | Path, image_rgb: np.ndarray) -> None:
     """Write an RGB image as PNG atomically."""
-    path = Path(path)
-    temporary = _temporary_path(path)
-    try:
+    with atomic_path(path, suffix=".png") as temporary:  # OpenCV picks the format by suffix
         if not cv2.imwrite(str(temporary), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
             raise OverlayError(f"OpenCV could not write {path}; check the folder is writable")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def contact_sheet(images: list[np.ndarray], columns: int | None = None, tile_width: int = 320) -> np.ndarray:

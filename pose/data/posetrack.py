@@ -49,14 +49,18 @@ import math
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from pose.keypoints import POSETRACK17_JOINTS, POSETRACK18_JOINTS, POSETRACK18_PLACEHOLDERS
+from pose.fileio import write_json_atomic
+from pose.keypoints import (
+    POSETRACK17_JOINTS,
+    POSETRACK18_JOINTS,
+    POSETRACK18_PLACEHOLDERS,
+)
 
 NUM_JOINTS = len(POSETRACK18_JOINTS)  # 17
 # poseval asserts track_id < 10000 and adds 10000 * (file index) to make ids unique across files.
@@ -818,17 +822,7 @@ def _rect_2017(person: PersonAnnotation, own: bool) -> dict:
 
 
 def _write_json_atomic(obj: dict, path: Path) -> None:
-    text = json.dumps(obj, allow_nan=False)  # one-shot C encoder: several times faster than json.dump
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, obj, allow_nan=False)
 
 
 def write_sequence(seq: PoseTrackSequence, path: str | os.PathLike, fmt: str = "2018") -> None:
