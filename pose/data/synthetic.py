@@ -21,9 +21,20 @@ Python API: ``generate_video(seed, frames, ...)`` yields ``(frame_rgb, FrameTrut
     DIR/images/<seq>/<frame:06d>.jpg
     DIR/annotations/<seq>.json         PoseTrack 2018 ground truth, one file per sequence
     DIR/coco/person_keypoints.json     COCO keypoints of the labelled frames of all sequences
+    DIR/detections/<seq>.json          person boxes made from the ground truth with seeded detector-like noise
+                                       (``DetectionNoise``), a COCO results list the tracker's ``file:`` detector
+                                       reads: ``[{"image_id": frame index, "category_id": 1, "bbox": [x, y, w, h],
+                                       "score"}]``
 
 with ``<seq>`` = ``f"{first_id + i:06d}_mpii_test"`` so the official PoseTrack tools parse the names.
-Command line: ``python -m pose.data.synthetic --out DIR --videos N --frames F --seed S`` (``--help`` for more).
+Command line: ``python -m pose.data.synthetic --out DIR --videos N --frames F --seed S`` (``--help`` for more;
+``--det-jitter``, ``--det-miss``, ``--det-false`` set the detection noise). ``--set NAME`` writes ``detections/NAME/``,
+``annotations/NAME/`` and ``coco/NAME.json`` instead (the PoseTrack training layout; the images stay in
+``images/<seq>/``).
+
+The detections are the ground-truth people's boxes with relative jitter, some people missed, some false boxes
+with low-ish scores, and noisy scores; they come from a random stream of their own, so they never change the
+frames or the ground truth, and the same seed gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -70,6 +81,29 @@ class VideoConfig:
     motion_weights: tuple[float, float, float, float] = (0.45, 0.2, 0.2, 0.15)
     min_height: float = 0.45                    # person height at the bottom of the image, fraction of image
     max_height: float = 0.95                    # height; one value per video drawn from this range
+
+
+@dataclass(frozen=True)
+class DetectionNoise:
+    """How detections are made from the ground-truth boxes (all defaults moderate; zeros give the exact boxes).
+
+    jitter: standard deviation of the box centre shift, as a fraction of the box width / height, and of the log
+    of the size change; miss: probability that a person is not detected in a frame; false_positives: mean number
+    of false boxes per frame (Poisson), person-shaped, anywhere in the image, scoring uniformly in
+    ``false_score``; score: mean score of a true detection, lowered by ``occlusion_penalty`` x (fraction of the
+    person's joints not visible); score_noise: standard deviation of a true detection's score. True scores are
+    clipped to [``min_score``, 0.999]; ``min_score`` above the tracker's box threshold (0.5) means a kept person
+    is never dropped for its score alone.
+    """
+
+    jitter: float = 0.05
+    miss: float = 0.1
+    false_positives: float = 0.3
+    false_score: tuple[float, float] = (0.2, 0.65)
+    score: float = 0.92
+    score_noise: float = 0.04
+    occlusion_penalty: float = 0.2
+    min_score: float = 0.55
 
 
 @dataclass(frozen=True)
@@ -524,7 +558,7 @@ def coco_annotations(video_id: int, frame: int, truth: FrameTruth, first_ann_id:
     return out
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_json_atomic(path: Path, data: dict | list) -> None:
     """Write ``data`` as JSON next to ``path`` and move it into place, so a file there is always complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -536,6 +570,71 @@ def write_json_atomic(path: Path, data: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# --------------------------------------------------------------------------------------------------- detections
+def detection_rng(seed: int, video_index: int) -> np.random.Generator:
+    """The random generator of one video's detections: a stream apart from the scene's (``video_rng``)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(video_index), 1]))
+
+
+def noisy_detections(truth: FrameTruth, size: tuple[int, int], noise: DetectionNoise,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detector-like boxes of one frame made from its ground truth.
+
+    Returns boxes (M, 4) float32 xyxy clipped to the image, scores (M,) float32, and source (M,) int64: the index
+    into ``truth.track_ids`` of the person a box comes from, -1 for a false positive. Draws the same numbers from
+    ``rng`` whatever the noise values, so changing one option does not reshuffle the others.
+    """
+    width, height = size
+    n = len(truth.track_ids)
+    boxes = truth.boxes.astype(np.float64).reshape(n, 4)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    shift = rng.normal(0.0, 1.0, (n, 2)) * noise.jitter
+    grow = np.exp(rng.normal(0.0, 1.0, (n, 2)) * noise.jitter)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2 + shift[:, 0] * w
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + shift[:, 1] * h
+    nw, nh = w * grow[:, 0], h * grow[:, 1]
+    jittered = np.stack([cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2], axis=1)
+    hidden = 1.0 - (truth.visibility == 2).mean(axis=1) if n else np.zeros(0)
+    scores = noise.score - noise.occlusion_penalty * hidden + rng.normal(0.0, 1.0, n) * noise.score_noise
+    scores = np.clip(scores, noise.min_score, 0.999)
+    kept = rng.random(n) >= noise.miss
+
+    count = int(rng.poisson(noise.false_positives))
+    fh = rng.uniform(0.2, 0.7, count) * height
+    fw = fh * rng.uniform(0.3, 0.55, count)
+    fx = rng.uniform(0.0, 1.0, count) * np.maximum(width - fw, 1.0)
+    fy = rng.uniform(0.0, 1.0, count) * np.maximum(height - fh, 1.0)
+    false_boxes = np.stack([fx, fy, fx + fw, fy + fh], axis=1).reshape(count, 4)
+    false_scores = rng.uniform(noise.false_score[0], noise.false_score[1], count)
+
+    out = np.concatenate([jittered[kept], false_boxes])
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+    source = np.concatenate([np.flatnonzero(kept), np.full(count, -1)]).astype(np.int64)
+    keep = (out[:, 2] - out[:, 0] >= 1) & (out[:, 3] - out[:, 1] >= 1)      # a box pushed off the image is gone
+    return (out[keep].astype(np.float32), np.concatenate([scores[kept], false_scores])[keep].astype(np.float32),
+            source[keep])
+
+
+def detection_records(frame: int, boxes: np.ndarray, scores: np.ndarray) -> list[dict]:
+    """COCO results entries of one frame (``image_id`` = the 0-based frame index), as the ``file:`` detector reads."""
+    return [{"image_id": int(frame), "category_id": 1, "bbox": _r([x1, y1, x2 - x1, y2 - y1]),
+             "score": round(float(s), 4)} for (x1, y1, x2, y2), s in zip(boxes, scores)]
+
+
+def _check_noise(noise: DetectionNoise) -> None:
+    for name in ("jitter", "false_positives", "score_noise", "occlusion_penalty"):
+        value = getattr(noise, name)
+        if not (np.isfinite(value) and value >= 0):
+            raise SyntheticDataError(f"detection noise {name} must be a number >= 0, got {value!r}")
+    if not 0.0 <= noise.miss <= 1.0:
+        raise SyntheticDataError(f"detection miss probability must be in [0, 1], got {noise.miss!r}")
+    lo, hi = noise.false_score
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise SyntheticDataError(f"false_score must be (low, high) with 0 <= low <= high <= 1, got {noise.false_score!r}")
 
 
 # --------------------------------------------------------------------------------------------------- dataset
@@ -581,11 +680,19 @@ def generate_dataset(
     out_dir: str | Path, videos: int, frames: int, seed: int, size: tuple[int, int] = (640, 480),
     num_people: int | None = None, label_stride: int = 1, first_id: int = 0, write_images: bool = True,
     write_videos: bool = True, posetrack_occluded: str = "drop", jpeg_quality: int = 90, fps: float = 25.0,
-    config: VideoConfig | None = None, progress: bool = True,
+    config: VideoConfig | None = None, progress: bool = True, image_set: str = "",
+    detections: DetectionNoise | None = DetectionNoise(), scenes: list[Scene] | None = None,
 ) -> dict:
     """Write ``videos`` synthetic videos of ``frames`` frames under ``out_dir`` (layout in the module docstring).
 
     Frame ``t`` is labelled when ``t % label_stride == 0``; the COCO file holds the labelled frames only.
+    ``image_set`` (e.g. ``"train"``) puts the sequence files in ``annotations/<set>/`` and the COCO file at
+    ``coco/<set>.json``, the layout the PoseTrack and synthetic training readers expect for a named set; two sets
+    share one folder when their ``first_id`` ranges do not overlap.
+    ``detections``: the noise of ``detections/[<set>/]<seq>.json`` (every frame, labelled or not); None writes none.
+    ``scenes``: hand-made scenes (one per video, ``config.size == size``, camera path of at least ``frames``
+    rows) written instead of random ones, e.g. a staged crossing for a test; the seed then drives only the
+    detections.
     Returns a summary: ``{"videos", "frames", "labeled_frames", "people", "seconds", "cpu_seconds", "fps"}``.
     """
     _check_frames(frames)
@@ -595,12 +702,23 @@ def generate_dataset(
     if first_id + videos - 1 > MAX_VIDEO_ID:
         raise SyntheticDataError(f"video ids go up to {first_id + videos - 1}, but PoseTrack names hold at most "
                                  f"6 digits; use fewer videos or a smaller --first-id")
+    if image_set and (image_set in (".", "..") or any(c in image_set for c in "/\\")):
+        raise SyntheticDataError(f"the set name must be a plain folder name such as train or val, got {image_set!r}")
     if posetrack_occluded not in ("drop", "keep"):
         raise SyntheticDataError(f"posetrack_occluded must be 'drop' or 'keep', got {posetrack_occluded!r}")
     config = VideoConfig() if config is None else config
     config = VideoConfig(**{**config.__dict__, "size": tuple(size),
                             "num_people": num_people if num_people is not None else config.num_people})
     _check_config(config)
+    if detections is not None:
+        _check_noise(detections)
+    if scenes is not None:
+        if len(scenes) != videos:
+            raise SyntheticDataError(f"{len(scenes)} scenes were given for {videos} videos; give one per video")
+        for scene in scenes:
+            if tuple(scene.config.size) != tuple(size) or len(scene.camera) < frames:
+                raise SyntheticDataError(f"a given scene is {scene.config.size} with {len(scene.camera)} camera "
+                                         f"positions, but the videos are {tuple(size)} with {frames} frames")
     out = _prepare_out_dir(out_dir)
 
     coco = {"info": {"description": f"posetrack synthetic videos, seed {seed}"}, "images": [], "annotations": [],
@@ -623,11 +741,14 @@ def generate_dataset(
                 raise SyntheticDataError(f"OpenCV could not open an mp4 writer for {video_tmp}; "
                                          f"pass --no-videos or install an OpenCV build with video support")
         writer = _FrameWriter(jpeg_quality)
-        pt_images, pt_annotations, track_ids = [], [], set()
+        pt_images, pt_annotations, track_ids, dets = [], [], set(), []
+        det_rng = detection_rng(seed, i)
         try:
-            scene = make_scene(video_rng(seed, i), frames, config)
+            scene = scenes[i] if scenes is not None else make_scene(video_rng(seed, i), frames, config)
             for t in range(frames):
                 bgr, truth = render_frame(scene, t, bgr=True)
+                if detections is not None:
+                    dets += detection_records(t, *noisy_detections(truth, size, detections, det_rng)[:2])
                 writer.put(bgr, image_dir / f"{t:06d}.jpg" if write_images else None, video)
                 labeled = t % label_stride == 0
                 pt_images.append(posetrack_image_entry(video_id, t, frames, truth, labeled, size))
@@ -647,11 +768,13 @@ def generate_dataset(
                 video.release()
         if video_tmp is not None:
             os.replace(video_tmp, out / "videos" / f"{seq}.mp4")
-        write_json_atomic(out / "annotations" / f"{seq}.json",
+        write_json_atomic(out / "annotations" / image_set / f"{seq}.json",
                           {"images": pt_images, "annotations": pt_annotations,
                            "categories": _categories(POSETRACK18)})
+        if detections is not None:
+            write_json_atomic(out / "detections" / image_set / f"{seq}.json", dets)
         summary["people"] += len(track_ids)
-    write_json_atomic(out / "coco" / "person_keypoints.json", coco)
+    write_json_atomic(out / "coco" / (f"{image_set}.json" if image_set else "person_keypoints.json"), coco)
     bar.close()
     summary["seconds"] = time.perf_counter() - start
     summary["cpu_seconds"] = time.process_time() - start_cpu      # all threads of this process
@@ -726,6 +849,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="people (tracks) per video over its whole length (default: 2-6 at random)")
     p.add_argument("--label-stride", type=int, default=1, help="label every Nth frame (default every frame)")
     p.add_argument("--first-id", type=int, default=0, help="video id of the first sequence name")
+    p.add_argument("--set", dest="image_set", default="",
+                   help="write annotations/<SET>/<seq>.json and coco/<SET>.json (the PoseTrack training layout), "
+                        "e.g. --set train, then --set val --first-id 1000 into the same folder")
     p.add_argument("--crowd-prob", type=float, default=VideoConfig.crowd_probability,
                    help="chance of a background crowd marked as an ignore region")
     p.add_argument("--occluder-prob", type=float, default=VideoConfig.occluder_probability,
@@ -736,6 +862,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-images", action="store_true",
                    help="do not write JPEG frames (the annotation files still name them)")
     p.add_argument("--no-videos", action="store_true", help="do not write mp4 files")
+    noise = DetectionNoise()
+    p.add_argument("--det-jitter", type=float, default=noise.jitter,
+                   help=f"detections: box centre / size noise, fraction of the box size (default {noise.jitter})")
+    p.add_argument("--det-miss", type=float, default=noise.miss,
+                   help=f"detections: probability that a person is missed in a frame (default {noise.miss})")
+    p.add_argument("--det-false", type=float, default=noise.false_positives,
+                   help=f"detections: mean false boxes per frame (default {noise.false_positives})")
+    p.add_argument("--det-score-noise", type=float, default=noise.score_noise,
+                   help=f"detections: standard deviation of true boxes' scores (default {noise.score_noise})")
+    p.add_argument("--no-detections", action="store_true", help="do not write detections/<seq>.json")
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--benchmark", action="store_true", help="print frames per second when done")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -753,7 +889,10 @@ def main(argv: list[str] | None = None) -> int:
             args.out, args.videos, args.frames, args.seed, size=args.size, num_people=args.people,
             label_stride=args.label_stride, first_id=args.first_id, write_images=not args.no_images,
             write_videos=not args.no_videos, posetrack_occluded=args.posetrack_occluded,
-            jpeg_quality=args.jpeg_quality, config=config, progress=not args.quiet,
+            jpeg_quality=args.jpeg_quality, config=config, progress=not args.quiet, image_set=args.image_set,
+            detections=None if args.no_detections else DetectionNoise(
+                jitter=args.det_jitter, miss=args.det_miss, false_positives=args.det_false,
+                score_noise=args.det_score_noise),
         )
     except SyntheticDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
