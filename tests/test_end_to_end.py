@@ -127,7 +127,7 @@ def test_ids_through_the_crossing(clip, tracked):
 def test_command_line_writes_a_file_the_evaluator_accepts(clip, tmp_path):
     out = tmp_path / "cli"
     cmd = [sys.executable, "-m", "tracker.run", "--video", str(clip / "videos" / f"{SEQ}.mp4"), "--out", str(out),
-           "--pose-model", WEIGHTS, "--pose-weights", WEIGHTS,
+           "--pose-weights", WEIGHTS,  # the pose config comes from the weights' registry entry
            "--detector", f"file:{clip / 'detections' / f'{SEQ}.json'}", "--no-progress", "--quiet"]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

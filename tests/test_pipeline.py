@@ -14,7 +14,7 @@ from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.heads import to_posetrack18
 from tracker.pipeline import PipelineError
 from tracker.timing import StageTimer
-from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED
+from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED, Boxes, Frame
 
 
 def _persons_of(scene: Scene, tracked) -> list[int]:
@@ -150,3 +150,29 @@ def test_track_config_errors(tmp_path):
     bad.write_text("association: [1, 2")
     with pytest.raises(TrackConfigError, match="not valid YAML"):
         load_track_config(bad)
+
+
+def test_pose_oks_nms_removes_a_second_pose_of_one_person():
+    """Two boxes on one person that overlap too little for box NMS give the same pose twice; OKS-NMS keeps one."""
+    scene = Scene([[(100, 60)] for _ in range(3)])
+
+    def detector(frame):
+        kp, _, _ = scene.poses(frame.index)
+        x1, y1 = kp[0].min(axis=0) - 10
+        x2, y2 = kp[0].max(axis=0) + 10
+        half = (x2 - x1) * 0.6            # a second box shifted sideways: IoU with the first below 0.5
+        return Boxes.detected([[x1, y1, x2, y2], [x1 + half, y1, x2 + half, y2]], [0.9, 0.8])
+
+    def run(threshold):
+        return list(track(scene.frames(), detector=detector, pose_estimator=scene.oracle_pose_estimator(),
+                          layout="posetrack18", flow_estimator=scene.flow_estimator(),
+                          nms={"pose_oks_threshold": threshold}))
+
+    without = run(0.0)
+    assert [len(f.poses) for f in without] == [2, 2, 2]
+    with_nms = run(0.5)
+    assert [len(f.poses) for f in with_nms] == [1, 1, 1]
+    assert len({int(f.track_ids[0]) for f in with_nms}) == 1
+    # the duplicate's box is reported as suppressed (the overlay draws it faint)
+    assert len(with_nms[0].suppressed_boxes) == 1
+    np.testing.assert_allclose(with_nms[0].poses.boxes[0], detector(Frame(0, scene.frames()[0])).xyxy[0])

@@ -44,7 +44,8 @@ class DetectorConfig(_Section):
 
 @dataclass(frozen=True)
 class PoseConfig(_Section):
-    model: str = "coco_w32_256x192"            # a config name in configs/pose/ or a pose YAML path
+    model: str = ""                            # config name in configs/pose/ or a YAML path; "" = the config of the
+                                               # named weights' registry entry, else coco_w32_256x192
     weights: str = ""                          # checkpoint path or registry name; "random" = untrained weights
     flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
     batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 64
@@ -64,6 +65,8 @@ class FlowConfig(_Section):
 @dataclass(frozen=True)
 class NmsConfig(_Section):
     iou_threshold: float = 0.5                 # box NMS of detected + propagated boxes (paper leaves it open)
+    pose_oks_threshold: float = 0.5            # OKS-NMS of the estimated poses (0 = off): one person seen through a
+                                               # detected and a propagated box that overlap less than iou_threshold
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flow.nms import merge_boxes
+from flow.nms import merge_boxes, oks_nms
 from flow.propagate import boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
 from tracker.associate import FLOW_SIMILARITIES, Associator
@@ -34,6 +34,10 @@ from tracker.video import open_source
 Detector = Callable[[Frame], Boxes]
 FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 PoseEstimator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+# The pose config used when neither --pose-model nor the weights' registry entry names one.
+DEFAULT_POSE_MODEL = "coco_w32_256x192"
 
 
 class PipelineError(ValueError):
@@ -120,10 +124,29 @@ class Tracker:
         with self.timer("pose"):
             keypoints, scores = self.pose_estimator(frame.image, kept.xyxy)
         poses = Poses(keypoints, scores, kept.xyxy, kept.scores)
+        if self.config.nms.pose_oks_threshold > 0 and len(poses) > 1:
+            with self.timer("nms"):
+                unique = self._unique_poses(poses)
+            duplicates = np.setdiff1d(np.arange(len(poses)), unique)
+            suppressed = Boxes(np.concatenate([suppressed.xyxy, kept.xyxy[duplicates]]),
+                               np.concatenate([suppressed.scores, kept.scores[duplicates]]),
+                               np.concatenate([suppressed.source, kept.source[duplicates]]))
+            poses = poses.select(unique)
         min_score = self.config.output.min_pose_score
         if min_score > 0:
             poses = poses.select(_mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score)
         return poses, detected, propagated, suppressed
+
+    def _unique_poses(self, poses: Poses) -> np.ndarray:
+        """Indices (sorted) of the poses OKS-NMS keeps: score = mean confident-joint score x box score, the
+        official COCO rescoring; OKS over joints confident in both poses, object area = the pose box's area."""
+        threshold = self.config.association.joint_threshold
+        score = _mean_kept_score(poses.scores, threshold) * poses.box_scores
+        areas = np.prod(poses.boxes[:, 2:] - poses.boxes[:, :2], axis=1)
+        keypoints = np.concatenate([poses.keypoints, poses.scores[..., None]], axis=2)
+        keep = oks_nms(keypoints, score, areas, self.config.nms.pose_oks_threshold, get_layout(self.layout).sigmas,
+                       in_vis_thre=threshold, both_visible=True)
+        return np.sort(keep)
 
     def step(self, frame: Frame, given_poses: Poses | None = None) -> TrackedFrame:
         """Track one frame; ``given_poses`` (tracking-only mode) replaces detection and pose estimation."""
@@ -178,23 +201,23 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
     if not cfg.weights:
         raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
                             "'random' runs untrained weights, for testing only)")
-    pose_config = load_config(cfg.model)
+    pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
     weights = None if cfg.weights == "random" else cfg.weights
     model = pose.build_model(pose_config, weights=weights, device=device)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
     estimator = TopDownPoseEstimator(model, pose_config, device, flip_test=cfg.flip_test, **options)
-    layout = cfg.layout or _registry_layout(cfg.weights) or pose_config.model.keypoints
+    layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
     return estimator, get_layout(layout).name
 
 
-def _registry_layout(weights: str) -> str:
-    """The keypoint layout a registry entry declares for named weights ("" when not a registry name)."""
+def _registry_field(weights: str, field: str) -> str:
+    """A field (``config``, ``keypoints``) of the registry entry of named weights ("" when not a registry name)."""
     try:
         from pose.checkpoints import load_registry
         entry = load_registry().get(weights)
     except Exception:  # noqa: BLE001 - a registry problem is reported when the weights are resolved
         return ""
-    return getattr(entry, "keypoints", "") or ""
+    return getattr(entry, field, "") or ""
 
 
 def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
