@@ -120,3 +120,27 @@ def test_overlay_cli_errors_are_one_sentence(tmp_path, capsys):
                  str(tmp_path / "o")]) == 2
     assert "missing.mp4" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_vtest_overlay_video_and_contact_sheet(tmp_path):
+    """The first 50 frames of vtest.avi through tracker.run --overlay and tracker.overlay's contact sheet.
+
+    CI keeps the files for a look: .ci/run sets POSETRACK_ARTIFACTS (out/ci-artifacts in the checkout)."""
+    import os
+    from pathlib import Path
+
+    from tests.conftest import shared_path
+    from tracker.overlay import main as overlay_main
+    from tracker.run import main as run_main
+
+    video = shared_path("data", "videos", "vtest.avi")
+    yolox = shared_path("data", "models", "yolox_nano.onnx")
+    out = Path(os.environ.get("POSETRACK_ARTIFACTS") or tmp_path)
+    code = run_main(["--video", str(video), "--out", str(out), "--max-frames", "50", "--detector", f"onnx:{yolox}",
+                     "--pose-weights", "hrnet_synthetic", "--overlay", "--no-progress", "--quiet"])
+    assert code == 0
+    assert _count_frames(out / "vtest_overlay.mp4") == (50, (576, 768, 3))
+    assert overlay_main(["--video", str(video), "--pred", str(out / "vtest.json"), "--out", str(out),
+                         "--frames", "0:50", "--no-video", "--sheet", "12"]) == 0
+    sheet = cv2.imread(str(out / "vtest_sheet.png"))
+    assert sheet.shape == (3 * 240, 4 * 320, 3)   # 12 frames of 768x576 as 320x240 tiles, 4 columns
