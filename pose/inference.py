@@ -70,6 +70,7 @@ class TopDownPoseEstimator:
             raise ValueError(f"refine must be None or 'dark', got {refine!r}")
         self.config = config
         self.image_size = tuple(int(v) for v in config.model.image_size)        # (width, height)
+        self.heatmap_size = tuple(int(v) for v in config.model.heatmap_size)    # (width, height)
         self.aspect_ratio = self.image_size[0] / self.image_size[1]
         self.box_padding = config.data.box_padding
         self.color_rgb = config.data.color_rgb
@@ -144,6 +145,12 @@ class TopDownPoseEstimator:
 
     def __call__(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N, K, 2)`` float32 image pixels (x, y) and scores ``(N, K)`` float32 for ``N`` boxes."""
+        keypoints, scores, _ = self.estimate(image_rgb, boxes_xyxy)
+        return keypoints, scores
+
+    def estimate(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As ``__call__``, plus the heatmaps ``(N, K, h, w)`` float32 the keypoints were decoded from."""
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError(
@@ -157,14 +164,16 @@ class TopDownPoseEstimator:
         if boxes.ndim != 2 or boxes.shape[1] != 4:
             raise ValueError(f"boxes_xyxy must be (N, 4) [x1, y1, x2, y2], got shape {boxes.shape}")
         if len(boxes) == 0:
-            return np.zeros((0, self.num_joints, 2), np.float32), np.zeros((0, self.num_joints), np.float32)
+            width, height = self.heatmap_size
+            return (np.zeros((0, self.num_joints, 2), np.float32), np.zeros((0, self.num_joints), np.float32),
+                    np.zeros((0, self.num_joints, height, width), np.float32))
         if not np.all(np.isfinite(boxes)):
             raise ValueError("boxes_xyxy contains NaN or infinite values; pass finite [x1, y1, x2, y2] boxes")
         crops, center, scale = self.crops(image_rgb, boxes)
         heatmaps = self.heatmaps(crops).cpu().numpy()
         keypoints, maxvals = decode_heatmaps(heatmaps, center, scale, post_process=self.post_process,
                                              refine=self.refine)
-        return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32)
+        return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32), heatmaps.astype(np.float32)
 
 
 def fuse_conv_bn(model: nn.Module) -> nn.Module:

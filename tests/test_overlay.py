@@ -137,9 +137,22 @@ def test_vtest_overlay_video_and_contact_sheet(tmp_path):
     yolox = shared_path("data", "models", "yolox_nano.onnx")
     out = Path(os.environ.get("POSETRACK_ARTIFACTS") or tmp_path)
     code = run_main(["--video", str(video), "--out", str(out), "--max-frames", "50", "--detector", f"onnx:{yolox}",
-                     "--pose-weights", "hrnet_synthetic", "--overlay", "--no-progress", "--quiet"])
+                     "--pose-weights", "hrnet_synthetic", "--overlay", "--panels", "flow,heatmap:0", "--no-progress",
+                     "--quiet"])
     assert code == 0
     assert _count_frames(out / "vtest_overlay.mp4") == (50, (576, 768, 3))
+    # the panels sit in the bottom corners (a quarter of the height, framed in white): flow right, heatmaps left
+    capture = cv2.VideoCapture(str(out / "vtest_overlay.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 10)
+    _, frame = capture.read()
+    capture.release()
+    original = cv2.VideoCapture(str(video))
+    original.set(cv2.CAP_PROP_POS_FRAMES, 10)
+    _, plain = original.read()
+    original.release()
+    top = 576 - 576 // 4
+    for columns in (slice(0, 100), slice(668, 768)):
+        assert np.abs(frame[top + 20:, columns].astype(int) - plain[top + 20:, columns]).mean() > 20
     assert overlay_main(["--video", str(video), "--pred", str(out / "vtest.json"), "--out", str(out),
                          "--frames", "0:50", "--no-video", "--sheet", "12"]) == 0
     sheet = cv2.imread(str(out / "vtest_sheet.png"))

@@ -117,6 +117,20 @@ def test_flow_wheel_encodes_direction_and_panels_are_pasted():
     assert out[H - 5, W - 20].max() > 0 and out[H - 5, 5].max() == 0
 
 
+def test_heatmap_panel_shows_the_chosen_track():
+    heatmaps = np.zeros((2, 17, 32, 24), np.float32)
+    heatmaps[1, 5, 16, 12] = 1.0                     # track 8 (second pose): one hot pixel
+    tracked = TrackedFrame(0, _frame().poses, [3, 8], heatmaps=heatmaps)
+    out = render_frame(np.zeros((H, W, 3), np.uint8), tracked,
+                       RenderOptions(heatmap_track_id=8, draw_header=False, draw_ids=False))
+    panel = out[H - H // 4:, : W // 2]
+    red = (panel[..., 0] > 100) & (panel[..., 1] < 60) & (panel[..., 2] < 60)  # JET peak: dark red
+    assert red.any()
+    absent = render_frame(np.zeros((H, W, 3), np.uint8), tracked,
+                          RenderOptions(heatmap_track_id=5, draw_header=False, draw_ids=False))
+    assert absent[H - 10:, :10].max() == 0           # no panel for a track id not in the frame
+
+
 def test_header_band_darkens_the_top_and_carries_text():
     image = np.full((H, W, 3), 200, np.uint8)
     out = render_frame(image, _frame(), RenderOptions(video_fps=10.0), run_fps=12.5)

@@ -61,11 +61,14 @@ class Tracker:
     layout: str
     timer: StageTimer
     keep_flow: bool = False              # put the flow field and its magnitude into each TrackedFrame (overlays)
+    keep_heatmaps: bool = False          # put each pose's heatmaps into the TrackedFrame (needs an estimator with
+                                         # ``estimate(image, boxes) -> keypoints, scores, heatmaps``)
 
     @classmethod
     def from_components(cls, config: TrackConfig, parts: "Components", timer: StageTimer,
-                        keep_flow: bool = False) -> "Tracker":
-        return cls(config, parts.detector, parts.pose_estimator, parts.flow_estimator, parts.layout, timer, keep_flow)
+                        keep_flow: bool = False, keep_heatmaps: bool = False) -> "Tracker":
+        return cls(config, parts.detector, parts.pose_estimator, parts.flow_estimator, parts.layout, timer, keep_flow,
+                   keep_heatmaps)
 
     def __post_init__(self):
         self.associator = Associator(self.config.association, get_layout(self.layout).sigmas)
@@ -103,8 +106,10 @@ class Tracker:
             valid &= scores >= self.config.detector.score_threshold
             return Boxes(boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
 
-    def _estimate(self, frame: Frame, flow: np.ndarray | None) -> tuple[Poses, Boxes, Boxes, Boxes]:
-        """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes."""
+    def _estimate(self, frame: Frame, flow: np.ndarray | None
+                  ) -> tuple[Poses, Boxes, Boxes, Boxes, np.ndarray | None]:
+        """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes (and the poses'
+        heatmaps (N, K, h, w) when ``keep_heatmaps``)."""
         detected = Boxes.empty()
         if frame.index % self.config.detector.every == 0:
             with self.timer("detect"):
@@ -120,9 +125,13 @@ class Tracker:
             suppressed = every.select(np.setdiff1d(np.arange(len(every)), keep))
         k = get_layout(self.layout).num_joints
         if not len(kept):
-            return Poses.empty(k), detected, propagated, suppressed
+            return Poses.empty(k), detected, propagated, suppressed, None
+        heatmaps = None
         with self.timer("pose"):
-            keypoints, scores = self.pose_estimator(frame.image, kept.xyxy)
+            if self.keep_heatmaps and hasattr(self.pose_estimator, "estimate"):
+                keypoints, scores, heatmaps = self.pose_estimator.estimate(frame.image, kept.xyxy)
+            else:
+                keypoints, scores = self.pose_estimator(frame.image, kept.xyxy)
         poses = Poses(keypoints, scores, kept.xyxy, kept.scores)
         if self.config.nms.pose_oks_threshold > 0 and len(poses) > 1:
             with self.timer("nms"):
@@ -132,10 +141,13 @@ class Tracker:
                                np.concatenate([suppressed.scores, kept.scores[duplicates]]),
                                np.concatenate([suppressed.source, kept.source[duplicates]]))
             poses = poses.select(unique)
+            heatmaps = None if heatmaps is None else heatmaps[unique]
         min_score = self.config.output.min_pose_score
         if min_score > 0:
-            poses = poses.select(_mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score)
-        return poses, detected, propagated, suppressed
+            confident = _mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score
+            poses = poses.select(confident)
+            heatmaps = None if heatmaps is None else heatmaps[confident]
+        return poses, detected, propagated, suppressed, heatmaps
 
     def _unique_poses(self, poses: Poses) -> np.ndarray:
         """Indices (sorted) of the poses OKS-NMS keeps: score = mean confident-joint score x box score, the
@@ -151,8 +163,9 @@ class Tracker:
     def step(self, frame: Frame, given_poses: Poses | None = None) -> TrackedFrame:
         """Track one frame; ``given_poses`` (tracking-only mode) replaces detection and pose estimation."""
         flow = self._flow(frame)
+        heatmaps = None
         if given_poses is None:
-            poses, detected, propagated, suppressed = self._estimate(frame, flow)
+            poses, detected, propagated, suppressed, heatmaps = self._estimate(frame, flow)
         else:
             poses, detected, propagated, suppressed = given_poses, Boxes.empty(), Boxes.empty(), Boxes.empty()
         with self.timer("associate"):
@@ -177,6 +190,7 @@ class Tracker:
             matched_from=matched_from,
             flow_magnitude=magnitude,
             flow=flow if self.keep_flow else None,
+            heatmaps=heatmaps,
             video_id=frame.video_id,
         )
 
@@ -283,7 +297,8 @@ def build_components(config: TrackConfig, *, detector: Detector | str | None = N
 def track(source, config: str | TrackConfig | None = None, *, detector: Detector | str | None = None,
           pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
-          timer: StageTimer | None = None, keep_flow: bool = False, image_ids: list | None = None,
+          timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
+          image_ids: list | None = None,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -310,7 +325,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     config, parts = build_components(config, detector=detector, pose_estimator=pose_estimator,
                                      flow_estimator=flow_estimator, layout=layout, tracking_only=poses is not None,
                                      has_frames=source is not None, image_ids=image_ids)
-    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow)
+    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps)
     return _run(tracker, frames, poses)
 
 

@@ -40,7 +40,7 @@ class RenderOptions:
     draw_header: bool = True
     draw_matches: bool = True            # propagated pose -> matched pose lines
     flow_panel: str = "none"             # none | wheel | magnitude
-    heatmap_person: int = -1             # index of the person whose heatmaps get a panel; -1 for none
+    heatmap_track_id: int = -1           # track id whose heatmaps get a panel (when the frame carries heatmaps)
     gt_mode: str = "overlay"             # overlay | side  (how ground truth is shown, when given)
     video_fps: float = 0.0               # for the time in the header
     dash_length: int = 8
@@ -290,10 +290,10 @@ def render_frame(image: np.ndarray, tracked: TrackedFrame, options: RenderOption
     elif options.flow_panel == "magnitude" and tracked.flow_magnitude is not None:
         magnitude = np.stack([tracked.flow_magnitude, np.zeros_like(tracked.flow_magnitude)], axis=2)
         _paste_panel(canvas, flow_to_rgb(magnitude, "magnitude"), "right", "flow (magnitude)")
-    if tracked.heatmaps is not None and 0 <= options.heatmap_person < len(tracked.heatmaps):
-        person = options.heatmap_person
+    if tracked.heatmaps is not None and options.heatmap_track_id in tracked.track_ids:
+        person = int(np.flatnonzero(tracked.track_ids == options.heatmap_track_id)[0])
         _paste_panel(canvas, heatmap_to_rgb(tracked.heatmaps[person]), "left",
-                     f"heatmaps id {int(tracked.track_ids[person])}")
+                     f"heatmaps id {options.heatmap_track_id}")
 
     if options.draw_header:
         parts = [f"frame {tracked.index}"]

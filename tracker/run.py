@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config key, e.g. --set association.memory=5 (repeatable)")
     parser.add_argument("--overlay", action="store_true", help="also write DIR/<stem>_overlay.mp4")
     parser.add_argument("--debug-frames", help="also write one overlay PNG per frame into this folder")
+    parser.add_argument("--panels", default="", metavar="LIST",
+                        help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
+                             "(the heatmaps of track ID)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -127,17 +130,33 @@ class PredictionCollector:
                                     self.boxes, self.box_scores, image_ids=image_ids, is_labeled=is_labeled)
 
 
+def parse_panels(text: str) -> tuple[str, int]:
+    """``--panels`` -> (flow panel: none | wheel | magnitude, track id whose heatmaps are shown or -1)."""
+    flow_panel, heatmap_id = "none", -1
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if item == "flow":
+            flow_panel = "wheel"
+        elif item == "flow-magnitude":
+            flow_panel = "magnitude"
+        elif item.startswith("heatmap:") and item[len("heatmap:"):].isdigit():
+            heatmap_id = int(item[len("heatmap:"):])
+        else:
+            raise OutputError(f"unknown overlay panel {item!r}; use flow, flow-magnitude or heatmap:ID (a track id)")
+    return flow_panel, heatmap_id
+
+
 def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig):
     """The OverlayWriter for --overlay / --debug-frames, or None when neither is asked for."""
     if not args.overlay and not args.debug_frames:
+        if args.panels:
+            raise OutputError("--panels draws on the overlay; add --overlay or --debug-frames DIR")
         return None
-    try:
-        from tracker.overlay import OverlayWriter
-        from tracker.render import RenderOptions
-    except ImportError as error:
-        raise PipelineError(f"--overlay and --debug-frames are not available yet ({error}); run without them") from None
+    from tracker.overlay import OverlayWriter
+    from tracker.render import RenderOptions
+
+    flow_panel, heatmap_id = parse_panels(args.panels)
     options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,
-                            video_fps=fps)
+                            video_fps=fps, flow_panel=flow_panel, heatmap_track_id=heatmap_id)
     frames_dir = Path(args.debug_frames) / stem if args.debug_frames else None
     return OverlayWriter(options, video_path=out / f"{stem}_overlay.mp4" if args.overlay else None, fps=fps,
                          frames_dir=frames_dir)
@@ -174,9 +193,12 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
         given = to_poses(untracked, config.flow.box_extend)
     config, parts = build_components(config, tracking_only=given is not None)
     timer = StageTimer()
-    tracker = Tracker.from_components(config, parts, timer)
-    collector = PredictionCollector()
     overlay = _overlay_writer(args, out, info.name, info.fps, config)
+    panels = overlay.options if overlay is not None else None
+    tracker = Tracker.from_components(config, parts, timer,
+                                      keep_flow=panels is not None and panels.flow_panel != "none",
+                                      keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0)
+    collector = PredictionCollector()
     try:
         run_sequence(tracker, source, info.num_frames, collector, overlay, given, not args.no_progress, info.name)
         if overlay is not None:
