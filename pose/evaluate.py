@@ -10,13 +10,12 @@ MPII predictions are ``(N, 16, 2)`` 0-based pixels in MPII joint order, in ``.np
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from pose.fileio import write_json_atomic
+from pose.fileio import parse_json_file, write_json_atomic
 from pose.metrics import (
     MetricsError,
     coco_keypoint_eval,
@@ -60,10 +59,7 @@ def load_coco_results(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise MetricsError(f"results file {path} does not exist; pass a COCO keypoint results JSON")
-    try:
-        results = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise MetricsError(f"{path} is not valid JSON ({error}); pass a COCO keypoint results file") from None
+    results = parse_json_file(path, MetricsError, "results file", "pass a COCO keypoint results file")
     if not isinstance(results, list) or any(
             not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r) for r in results):
         raise MetricsError(f"{path} must be a list of {{image_id, category_id, keypoints, score}} results")

@@ -51,3 +51,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_json_atomic(path: str | os.PathLike, obj, indent: int | None = None, allow_nan: bool = True) -> None:
     """``json.dumps`` (one-shot C encoder, faster than ``json.dump``) written atomically."""
     write_text_atomic(path, json.dumps(obj, indent=indent, allow_nan=allow_nan))
+
+
+def parse_json_file(path: str | os.PathLike, error: type[Exception], what: str, fix: str):
+    """The parsed JSON of an existing file; malformed or undecodable content raises ``error`` with one sentence:
+    "<what> <path> is not valid JSON (<parser message>); <fix>"."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path} is not valid JSON ({exc}); {fix}") from None

@@ -11,7 +11,6 @@ Boxes scoring below ``score_threshold`` are dropped (FlowTrack kept boxes scorin
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 import torchvision
 
+from pose.fileio import parse_json_file
 from tracker.config import DetectorConfig
 from tracker.types import Boxes, Frame
 
@@ -232,10 +232,7 @@ class DetectionFile:
         path = Path(path)
         if not path.exists():
             raise DetectorError(f"detection file {path} does not exist; check the path after 'file:'")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DetectorError(f"detection file {path} is not valid JSON ({error}); fix or regenerate it") from None
+        data = parse_json_file(path, DetectorError, "detection file", "fix or regenerate it")
         self.path = path
         self.score_threshold = score_threshold
         if isinstance(data, list):

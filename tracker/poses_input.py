@@ -8,12 +8,12 @@ without ``scores``, a present joint's score is its ``v`` (1 for a visible one).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pose.fileio import parse_json_file
 from pose.keypoints import POSETRACK18
 from tracker.types import Poses
 
@@ -39,10 +39,7 @@ def read_untracked_poses(path: str | Path) -> UntrackedSequence:
     path = Path(path)
     if not path.is_file():
         raise PosesFileError(f"poses file {path} does not exist; check the path")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PosesFileError(f"poses file {path} is not valid JSON ({error}); fix or regenerate it") from None
+    data = parse_json_file(path, PosesFileError, "poses file", "fix or regenerate it")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not data["images"]:
         raise PosesFileError(f"poses file {path} has no 'images' list; it must be a PoseTrack 2018 file")
     if not isinstance(data.get("annotations", []), list):

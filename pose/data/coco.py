@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pose.data.dataset import DatasetError, PersonSample, require_file
+from pose.fileio import parse_json_file
 from pose.transforms import aspect_ratio_of, box_to_center_scale
 
 PERSON_CATEGORY = 1
@@ -84,10 +85,8 @@ def coco_detected_people(coco, detection_file: str | Path, image_dir: str | Path
     """
     path = require_file(detection_file, "a person-detection results file in COCO format ([{image_id, "
                                         "category_id, bbox, score}], e.g. COCO_val2017_detections_AP_H_56_person.json)")
-    try:
-        detections = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path} is not valid JSON ({error}); give a COCO-format detection results file") from None
+    detections = parse_json_file(path, DatasetError, "detection results file",
+                                 "give a COCO-format detection results file")
     if not isinstance(detections, list):
         raise DatasetError(f"{path} must hold a list of detections [{{image_id, category_id, bbox, score}}]")
     image_dir = Path(image_dir)

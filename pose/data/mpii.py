@@ -6,12 +6,12 @@ Layout: ``ROOT/annot/<set>.json`` (a list of ``{"image", "center", "scale", "joi
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pose.data.dataset import DatasetError, PersonSample, require_file
+from pose.fileio import parse_json_file
 from pose.transforms import mpii_center_scale
 
 NUM_JOINTS = 16
@@ -28,10 +28,7 @@ def mpii_people(ann_file: str | Path, image_dir: str | Path, box_padding: float 
     down by 15 x scale, scale padded by 1.25."""
     path = require_file(ann_file, "the MPII annotation json of the official HRNet layout (annot/<set>.json with "
                                   "image, center, scale, joints, joints_vis)")
-    try:
-        records = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path} is not valid JSON ({error}); give the official MPII annot/<set>.json") from None
+    records = parse_json_file(path, DatasetError, "MPII annotation file", "give the official MPII annot/<set>.json")
     image_dir = Path(image_dir)
     people = []
     for i, rec in enumerate(records):
