@@ -160,18 +160,21 @@ def config_from_dict(raw: dict, name: str = "") -> Config:
     return Config(name=raw.get("name", name), **sections)
 
 
-def resolve_config_path(name_or_path: str | Path, kind: str = "pose") -> Path:
-    """A path that exists, or the name of a YAML in ``configs/<kind>/`` (with or without ``.yaml``)."""
+def resolve_config_path(name_or_path: str | Path, kind: str = "pose", error: type[ValueError] = ConfigError) -> Path:
+    """A YAML file that exists, or the name of a YAML in ``configs/<kind>/`` (with or without ``.yaml``)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.exists():
+    if path.is_file():
         return path
-    candidate = CONFIG_ROOT / kind / f"{path.stem}.yaml"
-    if candidate.exists():
+    folder = CONFIG_ROOT / kind
+    if not folder.is_dir():
+        raise error(f"config {str(name_or_path)!r} not found, and {folder} (the project's configs) is missing; "
+                    f"give a YAML path, or install the checkout in editable mode (pip install -e .)")
+    candidate = folder / f"{path.stem}.yaml"
+    if path.parent == Path(".") and candidate.exists():
         return candidate
-    available = sorted(p.stem for p in (CONFIG_ROOT / kind).glob("*.yaml"))
-    raise ConfigError(
-        f"config {str(name_or_path)!r} not found: give a YAML path or one of {', '.join(available) or '(none)'}"
-    )
+    available = sorted(p.stem for p in folder.glob("*.yaml"))
+    raise error(f"config {str(name_or_path)!r} not found: give a YAML path or one of the {kind} configs "
+                f"{', '.join(available) or '(none)'}")
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

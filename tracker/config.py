@@ -13,9 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from pose.config import ConfigError, build_section, coerce_value
+from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
 
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "track"
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
 
@@ -170,15 +169,7 @@ def apply_overrides(raw: dict, overrides: list[str] | dict | None) -> dict:
 
 def resolve_track_config(name_or_path: str | Path) -> Path:
     """An existing YAML path, or the name of a YAML in ``configs/track/`` (with or without ``.yaml``)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    candidate = CONFIG_ROOT / f"{path.stem}.yaml"
-    if path.parent == Path(".") and candidate.exists():
-        return candidate
-    available = sorted(p.stem for p in CONFIG_ROOT.glob("*.yaml"))
-    raise TrackConfigError(f"track config {str(name_or_path)!r} not found; give a YAML path or one of "
-                           f"{', '.join(available) or '(none)'}")
+    return resolve_config_path(name_or_path, "track", TrackConfigError)
 
 
 def load_track_config(name_or_path: str | Path | TrackConfig | None = None,
