@@ -157,7 +157,39 @@ def config_from_dict(raw: dict, name: str = "") -> Config:
     if unknown:
         raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: name, {', '.join(_SECTIONS)}")
     sections = {s: build_section(cls, raw.get(s), s) for s, cls in _SECTIONS.items()}
-    return Config(name=raw.get("name", name), **sections)
+    return validate(Config(name=raw.get("name", name), **sections))
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _whole_numbers(values, count: int | None, low: int) -> bool:
+    return (count is None or len(values) == count) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values)
+
+
+def validate(cfg: Config) -> Config:
+    """Values the model, the data pipeline or the schedule cannot work with, named before anything runs."""
+    m, t = cfg.model, cfg.train
+    _check(_whole_numbers(m.image_size, 2, 4), f"model.image_size must be [width, height] in pixels, got {m.image_size}")
+    _check(_whole_numbers(m.heatmap_size, 2, 1), f"model.heatmap_size must be [width, height], got {m.heatmap_size}")
+    # HRNet's heatmaps are a quarter of the input (the stem's two stride-2 convolutions).
+    _check(tuple(m.heatmap_size) == (m.image_size[0] // 4, m.image_size[1] // 4) and m.image_size[0] % 4 == 0
+           and m.image_size[1] % 4 == 0,
+           f"model.heatmap_size {list(m.heatmap_size)} must be model.image_size {list(m.image_size)} / 4 "
+           f"(image sizes divisible by 4)")
+    _check(_whole_numbers(m.num_modules, 3, 1), f"model.num_modules must be 3 whole numbers >= 1 (stages 2, 3, 4), "
+           f"got {m.num_modules}")
+    for key in ("num_joints", "width", "stem_channels", "num_blocks"):
+        _check(_whole_numbers([getattr(m, key)], 1, 1), f"model.{key} must be a whole number >= 1")
+    _check(m.sigma > 0, f"model.sigma must be > 0, got {m.sigma}")
+    _check(_whole_numbers(t.lr_steps, None, 0), f"train.lr_steps must be epoch numbers, got {t.lr_steps}")
+    _check(t.lr > 0 and t.lr_factor > 0, "train.lr and train.lr_factor must be > 0")
+    _check(t.batch_size >= 1 and t.epochs >= 1, "train.batch_size and train.epochs must be at least 1")
+    _check(cfg.data.workers >= 0 and cfg.test.batch_size >= 1, "data.workers must be >= 0, test.batch_size >= 1")
+    return cfg
 
 
 def resolve_config_path(name_or_path: str | Path, kind: str = "pose", error: type[ValueError] = ConfigError) -> Path:
@@ -196,8 +228,8 @@ def load_config(name_or_path: str | Path, overrides: list[str] | None = None) ->
     """Read a pose config by path or by name (``coco_w32_256x192``), then apply ``KEY=VALUE`` overrides."""
     path = resolve_config_path(name_or_path, "pose")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config {path} is not valid YAML: {error}") from None
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config {path} is not valid YAML text: {error}") from None
     raw = apply_overrides(raw, overrides or [])
     return config_from_dict(raw, name=path.stem)

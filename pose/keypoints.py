@@ -168,7 +168,8 @@ def joint_mapping(src: str | KeypointLayout, dst: str | KeypointLayout) -> np.nd
     """
     src = get_layout(src) if isinstance(src, str) else src
     dst = get_layout(dst) if isinstance(dst, str) else dst
-    aliases = _ALIASES.get((src.name, dst.name), {})
+    aliases = _ALIASES.get((src.name, dst.name)) or {
+        theirs: ours for ours, theirs in _ALIASES.get((dst.name, src.name), {}).items()}
     src_names = [aliases.get(n, n) for n in src.joints]
     return np.array([src_names.index(n) if n in src_names else -1 for n in dst.joints], dtype=np.int64)
 

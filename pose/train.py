@@ -421,6 +421,31 @@ def validate(model: nn.Module, val: Validation, cfg: Config, layout: KeypointLay
 # The run
 # ---------------------------------------------------------------------------------------------------------------
 
+# Keys a resumed run may change: how long it runs and how it reports, not what it trains.
+RESUME_MAY_CHANGE = {("train", "epochs"), ("train", "print_freq"), ("train", "val_every"), ("data", "workers"),
+                     ("train", "output_dir"), ("test", "batch_size")}
+
+
+def check_resumable(ckpt: dict, cfg: Config, path: Path) -> None:
+    """Refuse to resume with a config that trains differently from the checkpoint's (the optimiser and schedule
+    state in the checkpoint would silently override the new values)."""
+    saved = ckpt.get("config")
+    if not isinstance(saved, dict):
+        return
+    now = cfg.to_dict()
+    changed = [f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
+               for key, value in values.items()
+               if (section, key) not in RESUME_MAY_CHANGE and section in saved
+               and key in saved[section] and _plain(saved[section][key]) != _plain(value)]
+    if changed:
+        raise TrainError(f"{path} was trained with other values of {', '.join(changed)}; resume with the run's "
+                         f"config.yaml (only {', '.join(sorted('.'.join(k) for k in RESUME_MAY_CHANGE))} may change)")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
 def output_dir_of(cfg: Config) -> Path:
     return Path(cfg.train.output_dir) / (cfg.name or "run")
 
@@ -431,9 +456,11 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
     log = print if rt.main else (lambda *a, **k: None)
     layout = check_layout(cfg)
     out_dir = output_dir_of(cfg)
-    if resume and not (out_dir / CHECKPOINT).is_file():
-        raise TrainError(f"no checkpoint to resume at {out_dir / CHECKPOINT}; run without --resume to start training")
-    if rt.main:
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(out_dir / CHECKPOINT)
+        check_resumable(ckpt, cfg, out_dir / CHECKPOINT)
+    elif rt.main:  # a resumed run keeps the config.yaml of its start
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / "config.yaml", config_yaml(cfg))
     barrier(rt)
@@ -460,8 +487,7 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and rt.device.type == "cuda")
 
     start_epoch, best_metric, best_epoch = 0, -math.inf, -1
-    if resume:
-        ckpt = load_checkpoint(out_dir / CHECKPOINT)
+    if ckpt is not None:
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError:

@@ -7,9 +7,9 @@
 #    paper's PoseTrack settings, writing PoseTrack 2018 JSON and an overlay video;
 # 3. scores the predictions with the PoseTrack evaluator (mAP and MOTA as the official poseval computes them).
 set -euo pipefail
+out="$(realpath -m "${1:-$(dirname "$0")/../demo}")"   # resolved from the caller's folder
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
-out="${1:-demo}"
 seq=000001_mpii_test
 
 "$python" -m pose.data.synthetic --out "$out/data" --videos 1 --frames 60 --seed 7 --first-id 1 --quiet

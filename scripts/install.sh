@@ -7,8 +7,8 @@
 #   pull opencv-python, which overwrites opencv-contrib-python's cv2. What it imports at run time comes from the
 #   "flow" extra instead.
 set -euo pipefail
+venv="$(realpath -m "${1:-$(dirname "$0")/../.venv}")"  # resolved from the caller's folder
 cd "$(dirname "$0")/.."
-venv="${1:-.venv}"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e ".[test,flow]"

@@ -38,3 +38,23 @@ def test_bad_overrides_are_named(overrides, message):
 def test_unknown_config_lists_the_available_ones():
     with pytest.raises(ConfigError, match="coco_w32_256x192"):
         load_config("coco_w99")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.image_size=[192]", "model.image_size must be"),
+    ("model.heatmap_size=[10,10]", "must be model.image_size"),
+    ("model.num_modules=[1,1]", "model.num_modules must be 3"),
+    ("model.sigma=0", "model.sigma must be > 0"),
+    ("train.lr_steps=[a,b]", "train.lr_steps must be epoch numbers"),
+    ("train.batch_size=0", "train.batch_size and train.epochs"),
+])
+def test_values_the_model_cannot_use_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("coco_w32_256x192", [override])
+
+
+def test_non_text_config_is_a_config_error(tmp_path):
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match="not valid YAML text"):
+        load_config(path)

@@ -165,8 +165,13 @@ def test_resume_is_exact(stick_root, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert full["train_loss"] == resumed["train_loss"] and full["best_epoch"] == resumed["best_epoch"]
     assert [r["epoch"] for r in read_log(Path(resumed["out_dir"]) / "log.csv")] == ["0", "1", "2"]
-    with pytest.raises(TrainError, match="different model"):
+    config_yaml = (Path(resumed["out_dir"]) / "config.yaml").read_text()
+    with pytest.raises(TrainError, match="other values of model.width"):
         train(load_config("synthetic_tiny", common + part + ["train.epochs=4", "model.width=16"]), resume=True)
+    with pytest.raises(TrainError, match="other values of train.lr, train.lr_steps"):
+        train(load_config("synthetic_tiny", common + part + ["train.epochs=4", "train.lr=0.5", "train.lr_steps=[3]"]),
+              resume=True)
+    assert (Path(resumed["out_dir"]) / "config.yaml").read_text() == config_yaml  # a refused resume changes nothing
 
 
 def test_torchrun_two_processes_gloo(stick_root, tmp_path):

@@ -82,8 +82,8 @@ _PLACEHOLDER_IDX = np.array([POSETRACK18_JOINTS.index(n) for n in POSETRACK18_PL
 _SKELETON_18 = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
                 [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
 
-_SEQ_DIR_RE = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)(_.*)?$")
-_FRAME_RE = re.compile(r"^(\d+)(\..*)?$")
+_SEQ_DIR_RE = re.compile(r"([0-9]+)_(mpii|bonn|mpiinew)(_.*)?\Z", re.DOTALL)
+_FRAME_RE = re.compile(r"([0-9]+)(\..*)?\Z", re.DOTALL)
 
 # Keys each reader models; everything else of an object goes to ``extra``.
 _IMAGE18_KEYS = {"file_name", "id", "is_labeled", "ignore_regions_x", "ignore_regions_y"}

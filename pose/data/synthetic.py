@@ -54,6 +54,7 @@ import cv2
 import numpy as np
 
 from pose.data import synthetic_people as sp
+from pose.fileio import write_text_atomic
 from pose.keypoints import COCO17, POSETRACK18
 
 MAX_FRAMES = 10000          # PoseTrack image ids hold the frame index in 4 digits
@@ -559,17 +560,8 @@ def coco_annotations(video_id: int, frame: int, truth: FrameTruth, first_ann_id:
 
 
 def write_json_atomic(path: Path, data: dict | list) -> None:
-    """Write ``data`` as JSON next to ``path`` and move it into place, so a file there is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Compact JSON, written atomically (``pose.fileio``): a file there is always complete."""
+    write_text_atomic(path, json.dumps(data, separators=(",", ":")))
 
 
 # --------------------------------------------------------------------------------------------------- detections
@@ -625,6 +617,9 @@ def detection_records(frame: int, boxes: np.ndarray, scores: np.ndarray) -> list
              "score": round(float(s), 4)} for (x1, y1, x2, y2), s in zip(boxes, scores)]
 
 
+MAX_FALSE_POSITIVES = 100  # mean false boxes per frame; more only fills memory
+
+
 def _check_noise(noise: DetectionNoise) -> None:
     for name in ("jitter", "false_positives", "score_noise", "occlusion_penalty"):
         value = getattr(noise, name)
@@ -632,6 +627,9 @@ def _check_noise(noise: DetectionNoise) -> None:
             raise SyntheticDataError(f"detection noise {name} must be a number >= 0, got {value!r}")
     if not 0.0 <= noise.miss <= 1.0:
         raise SyntheticDataError(f"detection miss probability must be in [0, 1], got {noise.miss!r}")
+    if noise.false_positives > MAX_FALSE_POSITIVES:
+        raise SyntheticDataError(f"detection false_positives is a mean per frame and at most {MAX_FALSE_POSITIVES}, "
+                                 f"got {noise.false_positives!r}")
     lo, hi = noise.false_score
     if not 0.0 <= lo <= hi <= 1.0:
         raise SyntheticDataError(f"false_score must be (low, high) with 0 <= low <= high <= 1, got {noise.false_score!r}")
@@ -696,7 +694,8 @@ def generate_dataset(
     Returns a summary: ``{"videos", "frames", "labeled_frames", "people", "seconds", "cpu_seconds", "fps"}``.
     """
     _check_frames(frames)
-    for name, value, lo in (("videos", videos, 1), ("label_stride", label_stride, 1), ("first_id", first_id, 0)):
+    for name, value, lo in (("videos", videos, 1), ("label_stride", label_stride, 1), ("first_id", first_id, 0),
+                            ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or value < lo:
             raise SyntheticDataError(f"{name} must be an integer >= {lo}, got {value!r}")
     if first_id + videos - 1 > MAX_VIDEO_ID:
@@ -851,7 +850,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-id", type=int, default=0, help="video id of the first sequence name")
     p.add_argument("--set", dest="image_set", default="",
                    help="write annotations/<SET>/<seq>.json and coco/<SET>.json (the PoseTrack training layout), "
-                        "e.g. --set train, then --set val --first-id 1000 into the same folder")
+                        "e.g. --set train --seed 1, then --set val --first-id 1000 --seed 2 into the same folder "
+                        "(videos are drawn from the seed and their position in the run, not from their id: give "
+                        "each set its own seed)")
     p.add_argument("--crowd-prob", type=float, default=VideoConfig.crowd_probability,
                    help="chance of a background crowd marked as an ignore region")
     p.add_argument("--occluder-prob", type=float, default=VideoConfig.occluder_probability,
