@@ -7,13 +7,24 @@ YAML names only what differs. ``load_config`` takes a path or the name of a file
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-# configs/ sits beside the packages in the repository (the project is installed in editable mode).
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+def _config_root() -> Path:
+    """configs/ beside the packages in a checkout; in a non-editable install, the package posetrack_configs."""
+    checkout = Path(__file__).resolve().parent.parent / "configs"
+    if checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec("posetrack_configs")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout
+
+
+CONFIG_ROOT = _config_root()
 
 
 class ConfigError(ValueError):
