@@ -157,6 +157,10 @@ def test_detection_file_coco_results(tmp_path):
     np.testing.assert_array_equal(detector(frame(2)).xyxy, [[1, 2, 4, 6]])        # the car is not a person
     by_ids = DetectionFile(path, 0.5, image_ids=[2, 0])                           # frame i has image id ids[i]
     np.testing.assert_array_equal(by_ids(frame(0)).xyxy, [[1, 2, 4, 6]])
+    # a frame-index file used for a PoseTrack sequence whose image ids it does not know: read by frame index
+    by_index = detector.for_images([10034180000, 10034180001, 10034180002])
+    np.testing.assert_array_equal(by_index(frame(2)).xyxy, [[1, 2, 4, 6]])
+    assert len(by_ids.for_images([2, 0])(frame(0))) == 1                           # ids that match are kept
 
 
 def test_detection_file_posetrack_format(tmp_path):
@@ -182,6 +186,9 @@ def test_detection_file_errors(tmp_path):
         DetectionFile(bad)
     bad.write_text(json.dumps([{"image_id": 0, "bbox": [1, 2]}]))
     with pytest.raises(DetectorError, match="4-number bbox"):
+        DetectionFile(bad)
+    bad.write_text(json.dumps([{"image_id": 0, "bbox": [10, 20, -30, -40], "score": 1}]))
+    with pytest.raises(DetectorError, match="positive size"):
         DetectionFile(bad)
     bad.write_text(json.dumps({"something": 1}))
     with pytest.raises(DetectorError, match="neither"):

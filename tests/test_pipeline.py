@@ -176,3 +176,14 @@ def test_pose_oks_nms_removes_a_second_pose_of_one_person():
     # the duplicate's box is reported as suppressed (the overlay draws it faint)
     assert len(with_nms[0].suppressed_boxes) == 1
     np.testing.assert_allclose(with_nms[0].poses.boxes[0], detector(Frame(0, scene.frames()[0])).xyxy[0])
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"nms.iou_threshold": -1}, "nms.iou_threshold is a score or overlap between 0 and 1"),
+    ({"association.match_threshold": 1.5}, "association.match_threshold"),
+    ({"flow.box_extend": -0.6}, "flow.box_extend must be >= 0"),
+    ({"pose.batch_size": -4}, "pose.batch_size"),
+])
+def test_track_config_values_out_of_range_are_named(override, message):
+    with pytest.raises(TrackConfigError, match=message):
+        load_track_config("default", override)

@@ -149,6 +149,8 @@ def test_bad_input_battery(tmp_path, tiny_weights, capsys):
 
     _assert_user_error(main(["--video", str(clip), *base, "--set", "association.memroy=3"]), capsys, out,
                        "unknown config key")
+    _assert_user_error(main(["--video", str(clip), *base, "--debug-frames", str(blocker / "frames")]), capsys, out,
+                       "debug-frame folder")
     _assert_user_error(main(["--video", str(clip), *base[:-1], "onnx:" + str(tmp_path / "none.onnx")]), capsys,
                        out, "does not exist")
     assert not out.exists() or not any(out.iterdir())

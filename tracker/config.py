@@ -73,7 +73,7 @@ class AssociationConfig(_Section):
     similarity: str = "multi_flow_oks"         # box_iou | oks | flow_oks | multi_flow_oks (FlowTrack ablation)
     memory: int = 3                            # L: a track unseen for up to L frames can still be matched
     match_threshold: float = 0.3               # greedy matching keeps pairs with similarity above this
-    joint_threshold: float = 0.4               # joints used in OKS: both poses' scores at least this
+    joint_threshold: float = 0.4               # joints used in OKS: both poses' scores above this (our choice)
     area_scale: float = 1.0                    # OKS object area = this x area of the tracked pose's box
 
 
@@ -111,6 +111,21 @@ TOP_LEVEL = ("name", "device")
 
 
 def _validate(config: TrackConfig) -> TrackConfig:
+    fractions = {"detector.score_threshold": config.detector.score_threshold,
+                 "detector.nms_threshold": config.detector.nms_threshold,
+                 "nms.iou_threshold": config.nms.iou_threshold, "nms.pose_oks_threshold": config.nms.pose_oks_threshold,
+                 "association.match_threshold": config.association.match_threshold,
+                 "association.joint_threshold": config.association.joint_threshold,
+                 "output.joint_score_threshold": config.output.joint_score_threshold,
+                 "flow.box_joint_threshold": config.flow.box_joint_threshold,
+                 "flow.propagated_box_score": config.flow.propagated_box_score}
+    for key, value in fractions.items():
+        if not 0.0 <= value <= 1.0:
+            raise TrackConfigError(f"{key} is a score or overlap between 0 and 1, got {value}")
+    if config.flow.box_extend < 0 or config.association.area_scale <= 0:
+        raise TrackConfigError("flow.box_extend must be >= 0 and association.area_scale > 0")
+    if config.pose.batch_size < 0 or config.flow.min_box_joints < 0:
+        raise TrackConfigError("pose.batch_size and flow.min_box_joints must be >= 0")
     if config.association.similarity not in SIMILARITIES:
         raise TrackConfigError(f"association.similarity {config.association.similarity!r} is not one of "
                                f"{', '.join(SIMILARITIES)}")

@@ -250,10 +250,14 @@ class DetectionFile:
         self._frame_ids = list(image_ids) if image_ids is not None else file_ids
 
     def for_images(self, image_ids: list) -> "DetectionFile":
-        """The same boxes, looked up through another video's image ids (one file for many sequences)."""
+        """The same boxes, looked up through another video's image ids (one file for many sequences).
+
+        A file whose ids are frame indices (``image_id`` = 0, 1, ...; what ``--detector file:`` takes for a video)
+        matches none of a PoseTrack sequence's image ids: it is then read by frame index."""
         other = object.__new__(DetectionFile)
         other.__dict__.update(self.__dict__)
-        other._frame_ids = list(image_ids)
+        ids = list(image_ids)
+        other._frame_ids = ids if any(i in self._by_id for i in ids) or not self._by_id else None
         return other
 
     def _group(self, records: list) -> dict:
@@ -265,10 +269,12 @@ class DetectionFile:
                 image_id = record["image_id"]
                 x, y, w, h = (float(v) for v in record["bbox"])
                 score = float(record.get("score", 1.0))
+                if not (np.isfinite([x, y, w, h, score]).all() and w > 0 and h > 0):
+                    raise ValueError("not a box")
                 grouped.setdefault(image_id, []).append((x, y, x + w, y + h, score))
             except (KeyError, TypeError, ValueError, AttributeError):
-                raise DetectorError(f"detection {number} in {self.path} lacks image_id or a 4-number bbox; "
-                                    f"each entry needs image_id, bbox [x, y, w, h] and score") from None
+                raise DetectorError(f"detection {number} in {self.path} lacks image_id or a 4-number bbox of "
+                                    f"positive size; each entry needs image_id, bbox [x, y, w, h] and score") from None
         return {key: np.array(rows, np.float32).reshape(-1, 5) for key, rows in grouped.items()}
 
     def __call__(self, frame: Frame) -> Boxes:

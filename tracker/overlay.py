@@ -44,7 +44,11 @@ class VideoWriter:
         self.frames = 0
 
     def write(self, image_rgb: np.ndarray) -> None:
+        if self._writer is not None and image_rgb.shape[:2] != self._size:
+            raise OverlayError(f"frame of size {image_rgb.shape[1]}x{image_rgb.shape[0]} after frames of "
+                               f"{self._size[1]}x{self._size[0]}: an overlay video needs one frame size")
         if self._writer is None:
+            self._size = image_rgb.shape[:2]
             height, width = image_rgb.shape[:2]
             self._writer = cv2.VideoWriter(str(self._temporary), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
                                            (width, height))
@@ -122,6 +126,7 @@ class OverlayWriter:
         self.sheet_frames = sheet_frames or set()
         self._sheet_images: list[np.ndarray] = []
         self._switches = IdSwitchMonitor()
+        self._pngs: list[Path] = []
 
     def write(self, image_rgb: np.ndarray, tracked: TrackedFrame, run_fps: float | None = None,
               gt: GroundTruthFrame | None = None) -> np.ndarray:
@@ -129,7 +134,9 @@ class OverlayWriter:
         if self.video is not None:
             self.video.write(canvas)
         if self.frames_dir is not None:
-            write_png(self.frames_dir / f"{tracked.index:06d}.png", canvas)
+            path = self.frames_dir / f"{tracked.index:06d}.png"
+            write_png(path, canvas)
+            self._pngs.append(path)
         if self.sheet_path is not None and tracked.index in self.sheet_frames:
             self._sheet_images.append(canvas)
         return canvas
@@ -141,8 +148,11 @@ class OverlayWriter:
             write_png(self.sheet_path, contact_sheet(self._sheet_images))
 
     def abort(self) -> None:
+        """Remove what this writer started: the partial mp4 and the PNGs written so far."""
         if self.video is not None:
             self.video.abort()
+        for path in self._pngs:
+            path.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -39,9 +39,10 @@ from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
 from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
+from tracker.overlay import OverlayError
 from tracker.timing import StageTimer
 from tracker.types import Frame, TrackedFrame
-from tracker.video import ImageFolderSource, VideoError, open_source
+from tracker.video import ImageFolderSource, LimitedSource, VideoError, open_source
 
 
 class OutputError(ValueError):
@@ -49,7 +50,7 @@ class OutputError(ValueError):
 
 
 USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
-               CheckpointError, ConfigError, PoseTrackFormatError, OutputError)
+               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,8 +215,9 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
                                  untracked.is_labeled[:n])
         target = out / f"{untracked.name}.json"
     else:
-        if isinstance(source, ImageFolderSource):
-            names = [f"images/{info.name}/{f.name}" for f in source.files[:n]]
+        folder = source.source if isinstance(source, LimitedSource) else source  # --max-frames wraps the source
+        if isinstance(folder, ImageFolderSource):
+            names = [f"images/{info.name}/{f.name}" for f in folder.files[:n]]
         else:
             names = _video_file_names(info.name, n)
         seq = collector.sequence(info.name, names, threshold)
