@@ -63,6 +63,8 @@ def load_coco_results(path: str | Path) -> list[dict]:
     if not isinstance(results, list) or any(
             not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r) for r in results):
         raise MetricsError(f"{path} must be a list of {{image_id, category_id, keypoints, score}} results")
+    if not results:
+        raise MetricsError(f"{path} holds no results; pass the keypoint results of a run")
     for r in results:
         r.setdefault("category_id", 1)
     return results
@@ -73,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="task", required=True)
     mpii = sub.add_parser("mpii", help="MPII PCKh@0.5 (and the official Mean@0.1)")
     mpii.add_argument("--gt", required=True, help="gt_valid.mat-style ground truth")
-    mpii.add_argument("--pred", required=True, help=".npy/.npz/.mat with preds (N, 16, 2), 0-based, MPII order")
+    mpii.add_argument("--pred", required=True, help=".npy/.npz/.mat with preds (N, 16, 2), 0-based pixels, MPII "
+                                                    "order (the official code's pred.mat is 1-based: subtract 1)")
     mpii.add_argument("--json", help="also write the table to this JSON file")
     coco = sub.add_parser("coco", help="COCO keypoint AP through pycocotools")
     coco.add_argument("--gt", required=True, help="COCO person-keypoints annotation file")
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             write_json_atomic(args.json, table)
     except MetricsError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename}: {error.strerror}; give a file path for --json", file=sys.stderr)
         return 2
     return 0
 

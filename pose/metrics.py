@@ -215,6 +215,21 @@ def load_coco_gt(path: str | Path, quiet: bool = True):
         raise MetricsError(f"{path} is not a COCO annotation file ({error}); pass person_keypoints_<set>.json") from None
 
 
+def check_coco_results(coco_gt, results: list[dict]) -> None:
+    """Results pycocotools would assert on or mis-read: unknown image ids, keypoints that are not 3 x K numbers."""
+    known = set(coco_gt.getImgIds())
+    num_joints = len(coco_gt.loadCats(coco_gt.getCatIds())[0].get("keypoints", [])) if coco_gt.getCatIds() else 0
+    for number, result in enumerate(results):
+        if result["image_id"] not in known:
+            raise MetricsError(f"result {number} has image_id {result['image_id']!r}, which the ground truth does not "
+                               f"have; evaluate results against the annotation file they were made for")
+        keypoints = result["keypoints"]
+        if (not isinstance(keypoints, list) or (num_joints and len(keypoints) != 3 * num_joints)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in keypoints)):
+            raise MetricsError(f"result {number} needs 'keypoints' as {3 * num_joints or '3 x K'} numbers "
+                               f"(x, y, score per joint)")
+
+
 def coco_keypoint_eval(coco_gt, results: list[dict], sigmas: np.ndarray | None = None,
                        verbose: bool = True) -> dict[str, float]:
     """COCO keypoint AP/AR of results-format dicts against a pycocotools ``COCO`` (or an annotation path).
@@ -227,6 +242,7 @@ def coco_keypoint_eval(coco_gt, results: list[dict], sigmas: np.ndarray | None =
         coco_gt = load_coco_gt(coco_gt)
     if not results:
         return {name: 0.0 for name in COCO_STATS_NAMES}
+    check_coco_results(coco_gt, results)
     sink = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     with sink:
         coco_dt = coco_gt.loadRes(results)

@@ -32,6 +32,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,9 @@ def init_runtime(device: str | None = None) -> Runtime:
     else:
         dev = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        # Rank 0 validates alone while the others wait at a barrier: allow a full COCO validation (the default
+        # timeout of 10-30 minutes is shorter than a W48 384x288 validation with flip test on one GPU).
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timedelta(hours=3))
     return Runtime(rank, world_size, dev)
 
 
@@ -240,6 +243,9 @@ def build_training_model(cfg: Config, log=print, load_weights: bool = True) -> H
         return model
     if cfg.model.pretrained:
         log(f"=> backbone {load_backbone_weights(model, cfg.model.pretrained).summary()}")
+    elif not cfg.train.init_weights:
+        log("=> warning: training from random initialisation; the paper starts from an ImageNet-pretrained "
+            f"HRNet-W{cfg.model.width} backbone (set model.pretrained to its file, e.g. hrnet_w{cfg.model.width}-*.pth)")
     if cfg.train.init_weights:
         log(f"=> initial weights {load_pose_weights(model, cfg.train.init_weights, cfg.name).summary()}")
     return model
