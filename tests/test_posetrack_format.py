@@ -517,3 +517,16 @@ def test_2017_people_without_points_write_back_unchanged(tmp_path):
     assert [p.present.any() for p in seq.frames[1].people] == [True, True, False, False]
     write_sequence(seq, dst, "2017")
     assert json.loads(dst.read_text()) == d
+
+
+def test_check_reports_every_file_and_convert_into_a_new_folder(tmp_path, capsys):
+    from pose.data.posetrack import main
+
+    good = shared_path("reference", "poseval", "realistic", "gt", "000342_mpii_test.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["check", str(good), str(bad), str(good)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("ok: ") == 2 and captured.err.count("error: ") == 1
+    assert main(["convert", str(good), str(tmp_path / "new") + "/", "--format", "2017"]) == 0
+    assert (tmp_path / "new" / good.name).is_file()

@@ -400,6 +400,9 @@ def _regions_2018(img: dict, ctx: _Context, i: int, fname: str) -> list[np.ndarr
             raise ctx.error(f"ignore region {r} has x and y lists that are not numbers of equal length",
                             "write one x and one y per polygon vertex", frame=i, file_name=fname,
                             field_name="ignore_regions_x")
+        if 0 < len(ax) < 3:
+            raise ctx.error(f"ignore region {r} has {len(ax)} vertices", "a polygon needs at least 3 (poseval's "
+                            "shapely cannot build it)", frame=i, file_name=fname, field_name="ignore_regions_x")
         regions.append(np.stack([ax, ay], axis=1))
     return regions
 
@@ -595,6 +598,9 @@ def _regions_2017(regions: Any, ctx: _Context, i: int, fname: str) -> list[np.nd
         if any(x is None or y is None for x, y in xy):
             raise ctx.error(f"ignore region {r} has a point without one-number 'x' and 'y' lists", frame=i,
                             file_name=fname, field_name="ignore_regions")
+        if 0 < len(xy) < 3:
+            raise ctx.error(f"ignore region {r} has {len(xy)} vertices", "a polygon needs at least 3 (poseval's "
+                            "shapely cannot build it)", frame=i, file_name=fname, field_name="ignore_regions")
         out.append(np.array(xy, dtype=np.float64).reshape(-1, 2))
     return out
 
@@ -950,14 +956,17 @@ def _summary(seq: PoseTrackSequence) -> str:
     return f"{seq.source_format} format, {len(seq.frames)} frames, {people} people, {tracks} tracks"
 
 
-def _convert_cli(src: Path, dst: Path, fmt: str, role: str) -> list[tuple[Path, Path]]:
+def _convert_cli(src: Path, dst_text: str, fmt: str, role: str) -> list[tuple[Path, Path]]:
+    """dst_text: a file, or a folder (existing, ending in "/", or without a .json suffix)."""
+    dst = Path(dst_text)
     if src.is_dir():
         files = sorted(src.glob("*.json"))
         if not files:
             raise PoseTrackFormatError(f"{src}: holds no .json files; pass a PoseTrack file or a folder of them.", src)
         pairs = [(f, dst / f.name) for f in files]
     else:
-        pairs = [(src, dst / src.name if dst.is_dir() else dst)]
+        into_folder = dst.is_dir() or dst_text.endswith(("/", os.sep)) or dst.suffix.lower() != ".json"
+        pairs = [(src, dst / src.name if into_folder else dst)]
     sequences = [read_sequence(s, role) for s, _ in pairs]  # validate everything before writing anything
     for seq, (_, d) in zip(sequences, pairs):
         write_sequence(seq, d, fmt)
@@ -976,21 +985,28 @@ def main(argv: Iterable[str] | None = None) -> int:
                        help="ground-truth folder: also check that each file lists the same images in the same order")
     conv = sub.add_parser("convert", help="convert a file (or every .json of a folder) to the other format")
     conv.add_argument("src", type=Path)
-    conv.add_argument("dst", type=Path)
+    conv.add_argument("dst", help="output file, or folder (created) for a folder or a path ending in /")
     conv.add_argument("--format", choices=("2017", "2018"), required=True, dest="fmt")
     conv.add_argument("--role", choices=ROLES, default="any")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
         if args.command == "check":
-            for path in args.files:
-                seq = read_sequence(path, args.role)
-                if args.gt is not None:
-                    gt_file = args.gt / path.name
-                    if not gt_file.exists():
-                        raise PoseTrackFormatError(f"{path}: has no ground-truth file {gt_file}; poseval needs a "
-                                                   "prediction file named like every ground-truth file.", path)
-                    check_prediction_matches_gt(seq, read_sequence(gt_file, "gt"))
+            failed = 0
+            for path in args.files:  # every file is checked; one error line per bad file
+                try:
+                    seq = read_sequence(path, args.role)
+                    if args.gt is not None:
+                        gt_file = args.gt / path.name
+                        if not gt_file.exists():
+                            raise PoseTrackFormatError(f"{path}: has no ground-truth file {gt_file}; poseval needs "
+                                                       "a prediction file named like every ground-truth file.", path)
+                        check_prediction_matches_gt(seq, read_sequence(gt_file, "gt"))
+                except PoseTrackFormatError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    failed += 1
+                    continue
                 print(f"ok: {path}: {_summary(seq)}")
+            return 2 if failed else 0
         else:
             for s, d in _convert_cli(args.src, args.dst, args.fmt, args.role):
                 print(f"wrote {d} (PoseTrack {args.fmt}) from {s}")
