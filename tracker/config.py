@@ -57,7 +57,7 @@ class FlowConfig(_Section):
     propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
     box_extend: float = 0.15                   # FlowTrack: box of the propagated joints enlarged by 15%
     box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box
-    propagated_box_score: float = 0.9          # propagated box score = previous box score x this (then box threshold)
+    propagated_box_score: float = 0.9          # x previous box score per detector frame missing the person
     min_box_joints: int = 2                    # a previous pose with fewer such joints propagates no box
 
 

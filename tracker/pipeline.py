@@ -91,8 +91,11 @@ class Tracker:
         with self.timer("flow"):
             return np.asarray(self.flow_estimator(self._previous_image, frame.image), np.float32)
 
-    def _propagated_boxes(self, flow: np.ndarray | None) -> Boxes:
-        """Boxes around the previous frame's poses moved by the flow, +15 % a side (FlowTrack)."""
+    def _is_detector_frame(self, frame: Frame) -> bool:
+        return frame.index % self.config.detector.every == 0
+
+    def _propagated_boxes(self, flow: np.ndarray | None, detector_frame: bool) -> Boxes:
+        """Boxes around the previous frame's poses moved by the flow, enlarged by ``flow.box_extend`` (FlowTrack)."""
         previous = self._previous_poses
         if flow is None or previous is None or not len(previous) or not self.config.flow.propagate:
             return Boxes.empty()
@@ -100,9 +103,12 @@ class Tracker:
         with self.timer("propagate"):
             boxes, valid, _, _ = propagate_boxes(previous.keypoints, previous.scores, flow, cfg.box_joint_threshold,
                                                  cfg.box_extend, cfg.min_box_joints)
-            scores = previous.box_scores * cfg.propagated_box_score
-            # a propagated box goes where a detected one would: below the box threshold it is dropped, so with
-            # propagated_box_score < 1 a person carried by flow alone fades out after a few frames
+            # A propagated box loses score once per detector frame that does not find the person again (its
+            # detection would win the NMS), not once per frame: between detector frames (detector.every > 1) the
+            # flow carries the person at its last score. Below the box threshold it is dropped, so a person the
+            # detector keeps missing fades out after a few detector frames.
+            decay = cfg.propagated_box_score if detector_frame else 1.0
+            scores = previous.box_scores * decay
             valid &= scores >= self.config.detector.score_threshold
             return Boxes(boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
 
@@ -111,10 +117,11 @@ class Tracker:
         """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes (and the poses'
         heatmaps (N, K, h, w) when ``keep_heatmaps``)."""
         detected = Boxes.empty()
-        if frame.index % self.config.detector.every == 0:
+        detector_frame = self._is_detector_frame(frame)
+        if detector_frame:
             with self.timer("detect"):
                 detected = self.detector(frame)
-        propagated = self._propagated_boxes(flow)
+        propagated = self._propagated_boxes(flow, detector_frame)
         with self.timer("nms"):
             keep, _ = merge_boxes(detected.xyxy, detected.scores, propagated.xyxy, propagated.scores,
                                   self.config.nms.iou_threshold)
