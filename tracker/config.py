@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
+from posetrack_common.boxes import PERSON_BOX_EXTEND
 
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -55,7 +56,7 @@ class PoseConfig(_Section):
 class FlowConfig(_Section):
     name: str = "dis"                          # flow.get_estimator name: dis, farneback, tvl1, flownet2, ...
     propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
-    box_extend: float = 0.15                   # FlowTrack: box of the propagated joints enlarged by 15%
+    box_extend: float = PERSON_BOX_EXTEND      # propagated box: joints' box 15% longer (posetrack_common.boxes)
     box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box
     propagated_box_score: float = 0.9          # x previous box score per detector frame missing the person
     min_box_joints: int = 2                    # a previous pose with fewer such joints propagates no box

@@ -4,7 +4,7 @@ Per frame t (``Tracker.step``):
 
 1. detect person boxes (every ``detector.every``-th frame);
 2. optical flow from frame t-1 to t (when box propagation or a flow similarity needs it);
-3. move the poses of frame t-1 by the flow and take a box around each (+15 %), the "propagated" boxes;
+3. move the poses of frame t-1 by the flow and take a box around each (15 % longer), the "propagated" boxes;
 4. box NMS over detected + propagated boxes;
 5. top-down HRNet on the kept boxes (one batch per frame, flip test);
 6. association: similarity to the recent tracks' (flow-moved) poses, greedy matching, new ids for the rest;
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flow.nms import merge_boxes, oks_nms
-from flow.propagate import boxes_from_keypoints, propagate_boxes
+from flow.propagate import BOX_ENLARGE, boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
 from tracker.associate import FLOW_SIMILARITIES, Associator
 from tracker.config import TrackConfig, load_track_config
@@ -359,9 +359,10 @@ def run_frames(tracker: Tracker, frames: Iterable[Frame], poses: Sequence[Poses]
         yield frame, tracked
 
 
-def poses_with_boxes(keypoints: np.ndarray, scores: np.ndarray, box_extend: float = 0.15,
+def poses_with_boxes(keypoints: np.ndarray, scores: np.ndarray, box_extend: float = BOX_ENLARGE,
                      joint_threshold: float = 0.0) -> Poses:
-    """Poses (N, K, 2), (N, K) given without boxes, with boxes around their joints (+``box_extend`` each side) and
+    """Poses (N, K, 2), (N, K) given without boxes, with boxes around their joints (grown by ``box_extend`` in
+    width and height, as propagated boxes) and
     box scores = mean joint score (tracking-only mode)."""
     keypoints = np.asarray(keypoints, np.float32)
     scores = np.asarray(scores, np.float32)
