@@ -104,10 +104,13 @@ class TopDownPoseEstimator:
     def from_config(
         cls, name: str | Path | Config, weights: str | Path | None = None, device: str = "cpu", **options
     ) -> "TopDownPoseEstimator":
-        """An estimator for a config name/path (``coco_w32_256x192``) with the model from ``pose.build_model``."""
+        """An estimator for a config name/path (``coco_w32_256x192``) with the model from ``pose.build_model``; flip
+        pairs from the weights' keypoint layout (``pose.weights_layout``)."""
         from pose import build_model
+        from pose.weights_layout import config_for_weights
 
         config = name if isinstance(name, Config) else load_config(name)
+        config = config_for_weights(config, weights)
         return cls(build_model(config, weights=weights, device=device), config, device=device, **options)
 
     # -----------------------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class PoseConfig(_Section):
     weights: str = ""                          # checkpoint path or registry name; "random" = untrained weights
     flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
     batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 64
-    layout: str = ""                           # model's keypoint layout; "" = from the pose config
+    layout: str = ""                           # weights' keypoint layout; "" = registry entry, else pose config
 
 
 @dataclass(frozen=True)

@@ -213,22 +213,27 @@ def _mean_kept_score(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
-    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
+    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name.
+
+    The layout is the weights' own (``pose.weights_layout``: ``pose.layout``, else the registry entry, else the pose
+    config) and sets both the estimator's flip pairs and the tracker's joints.
+    """
     import pose
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
+    from pose.weights_layout import config_for_weights
 
     cfg = config.pose
     if not cfg.weights:
         raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
                             "'random' runs untrained weights, for testing only)")
     pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
+    pose_config = config_for_weights(pose_config, cfg.weights, cfg.layout)
     weights = None if cfg.weights == "random" else cfg.weights
     model = pose.build_model(pose_config, weights=weights, device=device)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
     estimator = TopDownPoseEstimator(model, pose_config, device, flip_test=cfg.flip_test, **options)
-    layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
-    return estimator, get_layout(layout).name
+    return estimator, pose_config.model.keypoints
 
 
 def _registry_field(weights: str, field: str) -> str:
