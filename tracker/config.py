@@ -55,6 +55,7 @@ class PoseConfig(_Section):
 @dataclass(frozen=True)
 class FlowConfig(_Section):
     name: str = "dis"                          # flow.get_estimator name: dis, farneback, tvl1, flownet2, ...
+    checkpoint: str = ""                       # learned backends' weights: "" = trained, "random", a name or path
     propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
     box_extend: float = PERSON_BOX_EXTEND      # propagated box: joints' box 15% longer (posetrack_common.boxes)
     box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box

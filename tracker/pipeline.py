@@ -247,10 +247,11 @@ def _registry_field(weights: str, field: str) -> str:
 
 
 def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
+    """The flow backend of ``config.flow``; a learned one with the weights of ``flow.checkpoint`` ("" = trained)."""
     from flow import get_estimator
 
     options = {"device": device} if config.flow.name not in ("dis", "farneback", "tvl1") else {}
-    return get_estimator(config.flow.name, **options)
+    return get_estimator(config.flow.name, checkpoint=config.flow.checkpoint or None, **options)
 
 
 def _resolve(config, overrides: dict) -> TrackConfig:

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pose-model", help="pose config name in configs/pose/ or a YAML path")
     parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
+    parser.add_argument("--flow-weights", metavar="NAME_OR_PATH",
+                        help="weights of a learned flow backend (default: its trained checkpoint; a checkpoint name "
+                             "such as things, a file, or 'random' for untrained weights)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N")
     parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -87,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args) -> TrackConfig:
     """The track config with the CLI flags applied (flags override ``--set``, which overrides the YAML)."""
     overrides = list(args.set)
-    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device"}
+    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name",
+                 "flow_weights": "flow.checkpoint", "device": "device"}
     for flag, key in flag_keys.items():
         value = getattr(args, flag)
         if value is not None:
@@ -96,6 +100,19 @@ def resolve_config(args) -> TrackConfig:
     if args.detector:
         config = config.replace(detector=parse_detector_spec(args.detector, config.detector))
     return config
+
+
+def print_flow_header(parts: Components) -> None:
+    """The run header's flow line on stderr: which weights a learned flow backend runs (random ones said loudly)."""
+    weights = getattr(parts.flow_estimator, "weights", "")
+    if not weights:
+        return  # no flow, or an OpenCV backend (no weights)
+    name = getattr(parts.flow_estimator, "name", "")
+    if weights.startswith("random"):
+        print(f"flow: {name} with RANDOM weights (flow.checkpoint: random): the flow is meaningless; for testing only",
+              file=sys.stderr)
+    else:
+        print(f"flow: {name} with weights {weights}", file=sys.stderr)
 
 
 def check_output_folder(out: Path) -> None:
@@ -193,6 +210,7 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
         untracked = read_untracked_poses(args.poses)
         given = to_poses(untracked, config.flow.box_extend)
     config, parts = build_components(config, tracking_only=given is not None)
+    print_flow_header(parts)
     timer = StageTimer()
     overlay = _overlay_writer(args, out, info.name, info.fps, config)
     panels = overlay.options if overlay is not None else None
@@ -235,6 +253,7 @@ def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
     if args.images:
         frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
     config, parts = build_components(config, tracking_only=True, has_frames=frames is not None)
+    print_flow_header(parts)
     timer = StageTimer()
     tracker = Tracker.from_components(config, parts, timer)
     if frames is None:
@@ -269,6 +288,7 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
     if config.detector.kind == "file":
         detector = DetectionFile(config.detector.path, config.detector.score_threshold)
     config, parts = build_components(config, detector=detector)
+    print_flow_header(parts)
     timer = StageTimer()
     written: list[Path] = []
     staged: list[tuple[Path, object]] = []
