@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 # checkpoint="random": untrained weights, only when asked for.
 RANDOM = "random"
 # The ptlflow checkpoint a ptlflow model runs by default: trained on FlyingChairs + FlyingThings3D, the training
-# schedule of the FlowNet 2.0 paper (Ilg et al. 2017), which FlowTrack's FlowNet2-S weights followed.
+# schedule of the FlowNet 2.0 paper (Ilg et al. 2017).
 PTLFLOW_DEFAULT_CHECKPOINT = "things"
 
 # torchvision RAFT works at 1/8 resolution (torchvision/models/optical_flow/raft.py checks H, W % 8 == 0).
