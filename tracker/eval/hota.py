@@ -49,9 +49,14 @@ KIT_FROM_EVAL = np.array([int(np.flatnonzero(PT18_TO_EVAL == i)[0]) for i in KIT
 
 @dataclass(frozen=True)
 class HotaResult:
-    """Per-alpha values, each (19, 16) over ``COLUMNS``: every name of FLOAT_FIELDS and COUNT_FIELDS."""
+    """Per-alpha values, each (19, 16) over ``COLUMNS``: every name of FLOAT_FIELDS and COUNT_FIELDS.
+
+    ``total_is_mean``: the ``Total`` column is the mean over the joints (one sequence), not recomputed from pooled
+    values (over sequences); it decides the ``Total`` of derived fields such as ``HOTALocA(0)``.
+    """
 
     per_alpha: dict
+    total_is_mean: bool = False
 
     @property
     def alpha_mean(self) -> dict:
@@ -62,6 +67,8 @@ class HotaResult:
         """``HOTA(0)``, ``LocA(0)``, ``HOTALocA(0)``, ``HOTA_TP(0)``... : the values at alpha = 0.05, (16,) each."""
         out = {f"{name}(0)": self.per_alpha[name][0] for name in ("HOTA", "LocA") + COUNT_FIELDS}
         out["HOTALocA(0)"] = out["HOTA(0)"] * out["LocA(0)"]
+        if self.total_is_mean:
+            out["HOTALocA(0)"][-1] = out["HOTALocA(0)"][:-1].mean()
         return out
 
 
@@ -85,7 +92,7 @@ def _with_total(res: dict) -> HotaResult:
         values = values[:, KIT_FROM_EVAL]
         total = values.sum(axis=1) if name in COUNT_FIELDS else values.mean(axis=1)
         out[name] = np.concatenate([values, total[:, None]], axis=1)
-    return HotaResult(out)
+    return HotaResult(out, total_is_mean=True)
 
 
 def _relabel(ids_per_frame: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
