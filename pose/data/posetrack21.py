@@ -10,8 +10,9 @@ is stable across videos) to every annotation and ``has_labeled_person`` to every
   and, for predictions, ``scores`` (17 per-joint confidences);
 - ``categories``: the person category (ground truth; the official kit's prediction files have none).
 
-A file is PoseTrack21 when an image has ``has_labeled_person`` or an annotation has ``person_id``, or when it has
-``images`` but no ``categories``. It reads into the same :class:`~pose.data.posetrack.PoseTrackSequence` as 2017 and
+A file is PoseTrack21 when an image has ``has_labeled_person`` or an annotation has ``person_id``; the evaluator
+reads every file of a folder whose ground truth is PoseTrack21 as PoseTrack21 (prediction files need neither
+marker, nor ``categories``). It reads into the same :class:`~pose.data.posetrack.PoseTrackSequence` as 2017 and
 2018 files (``source_format == "21"``; ``person_id`` stays in each person's ``extra``), so the converters of
 ``pose.data.posetrack`` work on it: ``python -m pose.data.posetrack convert SRC DST --format 21|2018|2017``.
 
@@ -58,8 +59,6 @@ def is_posetrack21(data: Any) -> bool:
     """Whether a parsed JSON object is a PoseTrack21 file (see the module docstring for the rule)."""
     if not isinstance(data, dict) or "annolist" in data or not isinstance(data.get("images"), list):
         return False
-    if "categories" not in data:
-        return True
     images, annotations = data["images"], data.get("annotations")
     return (any(isinstance(i, dict) and "has_labeled_person" in i for i in images)
             or (isinstance(annotations, list)
