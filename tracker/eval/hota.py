@@ -117,7 +117,7 @@ def sequence_hota(frames: list[EvalFrame], dists: list[np.ndarray]) -> HotaResul
     gt_frames_of = np.zeros((n_gt_tracks, NUM_JOINTS))  # G: frames in which each GT track has each joint
     pr_frames_of = np.zeros((n_pr_tracks, NUM_JOINTS))  # P: the same for predicted tracks
     fn_base, fp_base = np.zeros(NUM_JOINTS), np.zeros(NUM_JOINTS)  # joints of the frames, before subtracting TPs
-    matches = []  # (joint, gt track, predicted track, frame, similarity) arrays per frame and joint
+    matches = []  # (joint, gt track, predicted track, frame, similarity) arrays per frame
     for t, (frame, dist, g_idx, p_idx) in enumerate(zip(frames, dists, gt_tracks, pr_tracks)):
         gt_frames_of[g_idx] += frame.gt_has
         pr_frames_of[p_idx] += frame.pr_has
@@ -126,24 +126,37 @@ def sequence_hota(frames: list[EvalFrame], dists: list[np.ndarray]) -> HotaResul
             continue
         fn_base += frame.gt_has.sum(axis=0)
         fp_base += frame.pr_has.sum(axis=0)
-        if not (len(g_idx) and len(p_idx)):
-            continue
-        with np.errstate(invalid="ignore"):
-            sim = np.maximum(0.0, 1.0 - dist / SIM_DISTANCE)  # (P, G, 15); inf distance -> 0
-        sim = np.nan_to_num(sim, nan=0.0)
-        for j in np.flatnonzero(sim.any(axis=(0, 1))):
-            s = sim[:, :, j]
-            rows, cols = linear_sum_assignment(s, maximize=True)  # rows: predictions, cols: GT
-            keep = s[rows, cols] > 0
-            rows, cols = rows[keep], cols[keep]
-            matches.append((np.full(len(rows), j), g_idx[cols], p_idx[rows], np.full(len(rows), t),
-                            s[rows, cols]))
+        if len(g_idx) and len(p_idx):
+            rows, cols, joints, sims = match_frame(dist)
+            matches.append((joints, g_idx[cols], p_idx[rows], np.full(len(rows), t), sims))
     if matches:
         joint, gt, pr, when, sim = (np.concatenate(c) for c in zip(*matches))
     else:
         joint = gt = pr = when = np.zeros(0, np.int64)
         sim = np.zeros(0)
     return _with_total(_scores(joint, gt, pr, when, sim, gt_frames_of, pr_frames_of, fn_base, fp_base))
+
+
+def match_frame(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kit's per-joint assignment of one frame: (prediction, GT, joint, similarity) of every matched pair
+    with positive similarity, from the (P, G, 15) normalised distances.
+
+    Joints where no prediction and no GT person has two positive similarities need no Hungarian step (every
+    positive pair belongs to the maximum assignment); the others go through ``linear_sum_assignment``.
+    """
+    with np.errstate(invalid="ignore"):
+        sim = np.where(dist < SIM_DISTANCE, 1.0 - dist / SIM_DISTANCE, 0.0)  # inf / NaN distance -> 0
+    positive = sim > 0
+    ambiguous = (positive.sum(axis=0).max(axis=0) > 1) | (positive.sum(axis=1).max(axis=0) > 1)  # (15,)
+    rows, cols, joints = np.nonzero(positive & ~ambiguous)
+    parts = [(rows, cols, joints)]
+    for j in np.flatnonzero(ambiguous):
+        s = sim[:, :, j]
+        r, c = linear_sum_assignment(s, maximize=True)  # rows: predictions, columns: GT people
+        keep = s[r, c] > 0
+        parts.append((r[keep], c[keep], np.full(int(keep.sum()), j)))
+    rows, cols, joints = (np.concatenate(p) for p in zip(*parts))
+    return rows, cols, joints, sim[rows, cols, joints]
 
 
 def _scores(joint, gt, pr, when, sim, gt_frames_of, pr_frames_of, fn_base, fp_base) -> dict:
