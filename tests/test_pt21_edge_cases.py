@@ -221,6 +221,13 @@ def test_short_scores_list(tmp_path, capsys):
     assert f"pred/{SEQ}.json" in err and "frame 0" in err and "track_id 3" in err and "'scores' has 15" in err
 
 
+def test_keypoints_that_are_not_numbers(tmp_path, capsys):
+    pred = [person(0, 3, 100, gt=False), person(0, 4, 600, gt=False)]
+    pred[1]["keypoints"][7] = "12"
+    err = _error(tmp_path, capsys, [person(0, 0, 100)], pred, 1)
+    assert "annotation 1 (track_id 4, person_id 104)" in err and "'keypoints' is not 51 finite numbers" in err
+
+
 def test_duplicate_track_id_in_a_frame(tmp_path, capsys):
     pred = [person(0, 3, 100, gt=False), person(0, 3, 600, gt=False)]
     err = _error(tmp_path, capsys, [person(0, 0, 100)], pred, 1)

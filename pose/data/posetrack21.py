@@ -24,6 +24,7 @@ numbers. Frame-order problems between a prediction and its ground truth are chec
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -156,19 +157,28 @@ def _read_images(images: list, ctx: _Context, role: str) -> tuple[list[FrameAnno
 
 
 def _numbers(value: Any, count: int) -> np.ndarray | None:
+    """``value`` as ``count`` finite float64 numbers, or None when it is not that."""
     if not isinstance(value, list) or len(value) != count:
         return None
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    if not all(type(v) is float or type(v) is int for v in value):  # not bool, str, None, lists
         return None
-    if any(isinstance(v, bool) for v in value) or not np.all(np.isfinite(arr)):
-        return None
-    return arr
+    arr = np.array(value, dtype=np.float64)
+    return arr if np.all(np.isfinite(arr)) else None
+
+
+def _box(value: Any) -> list | None:
+    """A ``[x, y, w, h]`` of 4 finite numbers as a list, or None (cheaper than numpy for 4 values)."""
+    if (isinstance(value, list) and len(value) == 4
+            and all((type(v) is float or type(v) is int) and math.isfinite(v) for v in value)):
+        return value
+    return None
 
 
 def _read_annotations(annotations: list, frames: list[FrameAnnotation], frame_of_id: dict[int, int],
                       ctx: _Context, role: str) -> None:
+    """Validates every annotation; keypoints and scores are converted in one array each, and only when that
+    fails is the offending annotation looked for (so that a valid file is read fast)."""
+    people, errs, flat_keypoints, flat_scores, scored = [], [], [], [], []
     for a, ann in enumerate(annotations):
         if not isinstance(ann, dict):
             raise ctx.error(f"'annotations[{a}]' is not an object", field_name="annotations")
@@ -178,7 +188,8 @@ def _read_annotations(annotations: list, frames: list[FrameAnnotation], frame_of
             raise ctx.error(f"annotation {a} has 'image_id' {image_id!r}, which matches no entry of 'images'",
                             "list every image an annotation points at", field_name="image_id")
         track_id, person_id = ann.get("track_id"), ann.get("person_id")
-        who = f"annotation {a} (track_id {track_id!r}" + ("" if person_id is None else f", person_id {person_id!r}") + ")"
+        who = f"annotation {a} (track_id {track_id!r}"
+        who += ")" if person_id is None else f", person_id {person_id!r})"
         err = dict(frame=i, file_name=frames[i].file_name, where=who)
         if not _is_int(track_id) or track_id < 0:
             raise ctx.error(f"'track_id' is {track_id!r}, not an integer >= 0",
@@ -186,48 +197,74 @@ def _read_annotations(annotations: list, frames: list[FrameAnnotation], frame_of
                             "the largest one)", field_name="track_id", **err)
         if person_id is not None and not _is_int(person_id):
             raise ctx.error(f"'person_id' is {person_id!r}, not an integer", field_name="person_id", **err)
-        flat = _numbers(ann.get("keypoints"), 3 * NUM_JOINTS)
-        if flat is None:
-            raise ctx.error(f"'keypoints' is not {3 * NUM_JOINTS} finite numbers (x, y, v for each of the 17 "
-                            "PoseTrack joints)", "write absent joints as 0, 0, 0", field_name="keypoints", **err)
-        keypoints = flat.reshape(NUM_JOINTS, 3)
-        has_joint = bool(np.any((keypoints[KIT_TO_PT18, 0] > 0) & (keypoints[KIT_TO_PT18, 1] > 0)))
+        keypoints = ann.get("keypoints")
+        if not isinstance(keypoints, list) or len(keypoints) != 3 * NUM_JOINTS:
+            raise _keypoint_error(ctx, err)
         scores = ann.get("scores")
         if scores is not None and scores != []:
-            scores = _numbers(scores, NUM_JOINTS)
-            if scores is None:
-                got = len(ann["scores"]) if isinstance(ann["scores"], list) else type(ann["scores"]).__name__
-                raise ctx.error(f"'scores' has {got} entries or non-numbers, expected {NUM_JOINTS} finite numbers",
-                                "write one score per joint, ears included (the official kit crashes otherwise)",
-                                field_name="scores", **err)
-        else:
-            scores = None
-            if role == "pred" and has_joint:
-                raise ctx.error("'scores' is missing on a prediction", f"write {NUM_JOINTS} per-joint scores "
-                                "(the pose mAP ranks joints by them)", field_name="scores", **err)
-        head = None
-        if ann.get("bbox_head") is not None:
-            xywh = _numbers(ann["bbox_head"], 4)
-            if xywh is None:
-                raise ctx.error(f"'bbox_head' is {ann['bbox_head']!r}, not 4 numbers [x, y, w, h]",
-                                field_name="bbox_head", **err)
-            head = np.array([xywh[0], xywh[1], xywh[0] + xywh[2], xywh[1] + xywh[3]])
-        elif role == "gt" and has_joint:
-            raise ctx.error("'bbox_head' is missing on a ground-truth person with joints",
-                            "the kit normalises every distance by the head size; write [x, y, w, h]",
-                            field_name="bbox_head", **err)
-        bbox = None
-        if ann.get("bbox") is not None:
-            bbox = _numbers(ann["bbox"], 4)
-            if bbox is None:
-                raise ctx.error(f"'bbox' is {ann['bbox']!r}, not 4 numbers [x, y, w, h]", field_name="bbox", **err)
-        score = ann.get("score")
+            if not isinstance(scores, list) or len(scores) != NUM_JOINTS:
+                raise _score_error(ctx, err, scores)
+            scored.append(len(people))
+            flat_scores.append(scores)
+        head, bbox, score = ann.get("bbox_head"), ann.get("bbox"), ann.get("score")
+        for name, value in (("bbox_head", head), ("bbox", bbox)):
+            if value is not None and _box(value) is None:
+                raise ctx.error(f"'{name}' is {value!r}, not 4 numbers [x, y, w, h]", field_name=name, **err)
         if score is not None and _numbers([score], 1) is None:
             raise ctx.error(f"'score' is {score!r}, not a finite number", field_name="score", **err)
+        if head is not None:
+            head = np.array([head[0], head[1], head[0] + head[2], head[1] + head[3]], dtype=np.float64)
         extra = {k: v for k, v in ann.items()
                  if k not in ("image_id", "track_id", "keypoints", "scores", "bbox_head", "bbox", "score")}
-        frames[i].people.append(PersonAnnotation(track_id, keypoints, scores, head, bbox,
-                                                 None if score is None else float(score), extra))
+        people.append((i, PersonAnnotation(track_id, None, None, head, None if bbox is None else np.array(
+            bbox, dtype=np.float64), None if score is None else float(score), extra)))
+        errs.append(err)
+        flat_keypoints.append(keypoints)
+    keypoints = _as_array(flat_keypoints, 3 * NUM_JOINTS, lambda n: _keypoint_error(ctx, errs[n]))
+    scores = _as_array(flat_scores, NUM_JOINTS, lambda n: _score_error(ctx, errs[scored[n]], flat_scores[n]))
+    keypoints = keypoints.reshape(-1, NUM_JOINTS, 3)
+    for n, s in zip(scored, scores):
+        people[n][1].scores = s
+    has_joint = np.any((keypoints[:, KIT_TO_PT18, 0] > 0) & (keypoints[:, KIT_TO_PT18, 1] > 0), axis=1)
+    for n, (i, person) in enumerate(people):
+        person.keypoints = keypoints[n]
+        if role == "pred" and has_joint[n] and person.scores is None:
+            raise ctx.error("'scores' is missing on a prediction", f"write {NUM_JOINTS} per-joint scores "
+                            "(the pose mAP ranks joints by them)", field_name="scores", **errs[n])
+        if role == "gt" and has_joint[n] and person.head_box is None:
+            raise ctx.error("'bbox_head' is missing on a ground-truth person with joints",
+                            "the kit normalises every distance by the head size; write [x, y, w, h]",
+                            field_name="bbox_head", **errs[n])
+        frames[i].people.append(person)
+
+
+def _as_array(rows: list, width: int, error) -> np.ndarray:
+    """(N, width) float64 of lists already known to have ``width`` entries; ``error(n)`` for the first bad row."""
+    if not rows:
+        return np.zeros((0, width))
+    try:
+        arr = np.array(rows)  # numbers give an int or float array; strings, None, lists do not
+        if arr.dtype.kind not in "biuf" or arr.shape != (len(rows), width):
+            raise ValueError
+        arr = arr.astype(np.float64).reshape(len(rows), width)
+        bad = None if np.all(np.isfinite(arr)) else int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+    except (TypeError, ValueError):
+        bad = next(n for n, row in enumerate(rows) if _numbers(row, width) is None)
+    if bad is not None:
+        raise error(bad)
+    return arr
+
+
+def _keypoint_error(ctx: _Context, err: dict) -> PoseTrackFormatError:
+    return ctx.error(f"'keypoints' is not {3 * NUM_JOINTS} finite numbers (x, y, v for each of the 17 PoseTrack "
+                     "joints)", "write absent joints as 0, 0, 0", field_name="keypoints", **err)
+
+
+def _score_error(ctx: _Context, err: dict, scores: Any) -> PoseTrackFormatError:
+    got = len(scores) if isinstance(scores, list) else type(scores).__name__
+    return ctx.error(f"'scores' has {got} entries or non-numbers, expected {NUM_JOINTS} finite numbers",
+                     "write one score per joint, ears included (the official kit crashes otherwise)",
+                     field_name="scores", **err)
 
 
 def check_pair(pred: PoseTrackSequence, gt: PoseTrackSequence) -> None:
