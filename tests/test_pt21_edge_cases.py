@@ -92,6 +92,14 @@ def test_labelled_frame_without_predictions_adds_the_sequence_gt_joints(tmp_path
     assert r["HOTA"]["total"] == pytest.approx(math.sqrt(2 / 5 * 2 / 3), abs=1e-12)
 
 
+def test_a_prediction_without_joints_takes_the_normal_path(tmp_path):
+    # As above, but frame 2 holds one predicted person whose joints are all 0, 0, 0: the frame is not empty, so it
+    # adds its own GT joints (1 per joint) to FN -> TP 2, FN 1.
+    pred = [person(t, 7, 100, gt=False) for t in range(2)] + [person(2, 8, 100, gt=False, kp=np.zeros((17, 3)))]
+    r = hota(tmp_path, [person(t, 0, 100) for t in range(3)], pred, 3)
+    assert r["HOTA_TP"]["total"] == 30 and r["HOTA_FN"]["total"] == 15 and r["HOTA_FP"]["total"] == 0
+
+
 def test_sequence_without_any_prediction(tmp_path):
     r = hota(tmp_path, [person(t, 0, 100) for t in range(2)], [], 2)
     assert r["HOTA_FN"]["total"] == 30 and r["HOTA_TP"]["total"] == 0

@@ -1,13 +1,16 @@
 """PoseTrack evaluation with the official poseval's numbers: per-joint AP and CLEAR-MOT tracking metrics.
 
     python -m tracker.evaluate --gt GT_DIR --pred PRED_DIR [--json FILE] [--per-sequence] [--ap-only|--mot-only]
-                               [--textbook]
+                               [--textbook] [--hota|--hota-only]
 
 Every ``*.json`` of GT_DIR is one sequence (PoseTrack 2017 or 2018 format, read by ``pose.data.posetrack``); its
 predictions are the file of the same name in PRED_DIR, with the same frames in the same order. The tables are
 printed as poseval prints them (Head, Shou, Elb, Wri, Hip, Knee, Ankl, Total; MOTA per group, MOTP / precision /
 recall totals). ``--textbook`` computes the textbook CLEAR-MOT values instead of poseval's (see
 ``tracker.eval_mot``); AP is the same either way.
+
+PoseTrack21 folders and ``--hota`` (keypoint HOTA, on any format) go through ``tracker.eval.pt21``, which reports
+the official PoseTrack21 kit's numbers.
 
 In Python: ``evaluate(gt_dir, pred_dir)`` returns the same numbers as a dict (the ``--json`` layout).
 """
