@@ -4,7 +4,7 @@
 
 Writes a synthetic set into a temporary folder through ``pose.data.posetrack``: people random-walking
 (17-joint skeletons with missing joints, head boxes, some unlabeled frames), predictions = noisy joints with
-scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``.
+scores, missed people, false positives and identity switches. Then times each stage of ``tracker.eval.cli``.
 ``--motmetrics`` also times the MOT stage the way the official poseval runs it (one ``motmetrics.MOTAccumulator``
 per joint per sequence and ``metrics.compute``) and checks the counts agree.
 """
@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
-from tracker.eval_data import NUM_JOINTS  # noqa: E402
-from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
-from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval.data import NUM_JOINTS  # noqa: E402
+from tracker.eval.mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
+from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
 _TEMPLATE = {
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         rows.append(("AP", time.perf_counter() - t0))
         t0 = time.perf_counter()
         mot_res, _ = compute_mot(prepared)
-        rows.append(("MOT (tracker.eval_mot)", time.perf_counter() - t0))
+        rows.append(("MOT (tracker.eval.mot)", time.perf_counter() - t0))
         if args.motmetrics:
             t0 = time.perf_counter()
             ref = motmetrics_counts(prepared)
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
         print(f"{name:40s} {sec:8.2f}")
     print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}")
     if args.motmetrics:
-        print("motmetrics counts equal to tracker.eval_mot's: yes")
+        print("motmetrics counts equal to tracker.eval.mot's: yes")
     return 0
 
 

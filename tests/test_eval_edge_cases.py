@@ -1,4 +1,4 @@
-"""tracker.evaluate on inputs beyond the reference cases: poseval's behaviour on edge cases, derived by hand.
+"""tracker.eval.cli on inputs beyond the reference cases: poseval's behaviour on edge cases, derived by hand.
 
 Every expected number below follows from the rules of the official poseval (leonid-pishchulin/poseval @
 4258a15, package ``poseval/``), applied by hand to a handmade ground truth / prediction pair; the comment above
@@ -28,8 +28,8 @@ import pytest
 
 from pose.data.posetrack import PoseTrackFormatError, read_sequence, write_sequence
 from pose.keypoints import POSETRACK17_JOINTS, POSETRACK18_JOINTS
-from tracker.eval_data import JOINT_NAMES, EvaluationError
-from tracker.evaluate import evaluate, main
+from tracker.eval.data import JOINT_NAMES, EvaluationError
+from tracker.eval.cli import evaluate, main
 
 P15 = list(POSETRACK17_JOINTS)  # poseval's 15 joint ids, in order
 P18 = list(POSETRACK18_JOINTS)

@@ -1,4 +1,4 @@
-"""tracker.eval_mot.JointAccumulator equals motmetrics' MOTAccumulator (the one poseval runs), event for event count."""
+"""tracker.eval.mot.JointAccumulator equals motmetrics' MOTAccumulator (the one poseval runs), event for event count."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from tracker.eval_data import NUM_JOINTS
-from tracker.eval_mot import JointAccumulator, frame_joint_inputs
-from tracker.evaluate import load_sequences, prepare_sequences
+from tracker.eval.data import NUM_JOINTS
+from tracker.eval.mot import JointAccumulator, frame_joint_inputs
+from tracker.eval.cli import load_sequences, prepare_sequences
 
 MID_METRICS = ["num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections"]
 
@@ -99,7 +99,7 @@ def test_accumulator_equals_motmetrics_on_random_sequences(seed):
 
 def test_poseval_empty_frame_rule_is_one_miss_one_fp():
     """The dummy object and hypothesis of an empty frame: exactly one miss and one FP, never a match."""
-    from tracker.eval_data import EvalFrame
+    from tracker.eval.data import EvalFrame
 
     empty = EvalFrame(np.zeros((2, 15, 2)), np.ones((2, 15), bool), np.array([3, 4]), np.ones(2),
                       np.zeros((0, 15, 2)), np.zeros((0, 15), bool), np.zeros((0, 15)), np.zeros(0, np.int64), "x")
@@ -115,6 +115,6 @@ def test_poseval_empty_frame_rule_is_one_miss_one_fp():
 
 def test_expected_json_names_match_poseval_order():
     exp = json.loads((shared_path("reference", "poseval", "perfect") / "expected.json").read_text())
-    from tracker.eval_data import JOINT_NAMES
+    from tracker.eval.data import JOINT_NAMES
 
     assert tuple(exp["joint_names_poseval_order"]) == JOINT_NAMES

@@ -1,4 +1,4 @@
-"""tracker.evaluate against the official poseval: every number of every reference case, the CLI and its errors."""
+"""tracker.eval.cli against the official poseval: every number of every reference case, the CLI and its errors."""
 from __future__ import annotations
 
 import copy
@@ -13,10 +13,10 @@ import pytest
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence, read_sequence,
                                  read_sequence_dir, write_sequence)
 from tests.conftest import REPO_ROOT, shared_path
-from tracker.eval_ap import greedy_assignment, precision_recall, voc_ap
-from tracker.eval_data import JOINT_NAMES, points_in_polygon
-from tracker.eval_mot import MOTCounts, sequence_counts
-from tracker.evaluate import evaluate, evaluate_sequences, format_tables, load_sequences, main, prepare_sequences
+from tracker.eval.ap import greedy_assignment, precision_recall, voc_ap
+from tracker.eval.data import JOINT_NAMES, points_in_polygon
+from tracker.eval.mot import MOTCounts, sequence_counts
+from tracker.eval.cli import evaluate, evaluate_sequences, format_tables, load_sequences, main, prepare_sequences
 
 CASES = ["perfect", "jitter_small", "dropped_persons", "swapped_ids", "realistic", "realistic_2017", "no_predictions"]
 TOL = 1e-6

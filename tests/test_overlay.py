@@ -3,8 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker.overlay import OverlayError, OverlayWriter, VideoWriter, contact_sheet, parse_frame_range, sheet_indices
-from tracker.render import RenderOptions
+from tracker.viz.overlay import (OverlayError, OverlayWriter, VideoWriter, contact_sheet, parse_frame_range,
+                                 sheet_indices)
+from tracker.viz.render import RenderOptions
 from tracker.types import Poses, TrackedFrame
 
 
@@ -76,8 +77,8 @@ def _write_clip(path, frames):
 def test_overlay_cli_renders_a_finished_run_with_ground_truth(tmp_path, capsys):
     from pose.data.posetrack import sequence_from_arrays, write_sequence
     from tests.test_render import _person
-    from tracker.overlay import main
-    from tracker.render import track_color
+    from tracker.viz.overlay import main
+    from tracker.viz.render import track_color
 
     num_frames = 8
     _write_clip(tmp_path / "walk.mp4", [np.full((240, 320, 3), 40, np.uint8)] * num_frames)
@@ -108,7 +109,7 @@ def test_overlay_cli_renders_a_finished_run_with_ground_truth(tmp_path, capsys):
 
 
 def test_overlay_cli_errors_are_one_sentence(tmp_path, capsys):
-    from tracker.overlay import main
+    from tracker.viz.overlay import main
 
     _write_clip(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
     (tmp_path / "bad.json").write_text("{not json")
@@ -123,14 +124,14 @@ def test_overlay_cli_errors_are_one_sentence(tmp_path, capsys):
 
 
 def test_vtest_overlay_video_and_contact_sheet(tmp_path):
-    """The first 50 frames of vtest.avi through tracker.run --overlay and tracker.overlay's contact sheet.
+    """The first 50 frames of vtest.avi through tracker.run --overlay and tracker.viz.overlay's contact sheet.
 
     CI keeps the files for a look: .ci/run sets POSETRACK_ARTIFACTS (out/ci-artifacts in the checkout)."""
     import os
     from pathlib import Path
 
     from tests.conftest import shared_path
-    from tracker.overlay import main as overlay_main
+    from tracker.viz.overlay import main as overlay_main
     from tracker.run import main as run_main
 
     video = shared_path("data", "videos", "vtest.avi")

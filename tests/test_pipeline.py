@@ -11,7 +11,7 @@ from pose.keypoints import COCO17, POSETRACK18
 from tests.tracking_scenes import Scene, crossing_scene, ids_by_person
 from tracker import track
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
-from tracker.heads import to_posetrack18
+from tracker.posetrack_joints import to_posetrack18
 from tracker.pipeline import PipelineError
 from tracker.timing import StageTimer
 from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED, Boxes, Frame

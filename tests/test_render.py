@@ -1,8 +1,8 @@
 """Overlay rendering, checked pixel by pixel on synthetic frames."""
 import numpy as np
 from pose.keypoints import POSETRACK18
-from tracker.render import (GroundTruthFrame, IdSwitchMonitor, RenderOptions, draw_dashed_rectangle, flow_to_rgb,
-                            render_frame, track_color)
+from tracker.viz.render import (GroundTruthFrame, IdSwitchMonitor, RenderOptions, draw_dashed_rectangle, flow_to_rgb,
+                                render_frame, track_color)
 from tracker.types import SOURCE_PROPAGATED, Boxes, Poses, TrackedFrame
 
 H, W = 240, 320

@@ -8,7 +8,7 @@ Per frame t (``Tracker.step``):
 4. box NMS over detected + propagated boxes;
 5. top-down HRNet on the kept boxes (one batch per frame, flip test);
 6. association: similarity to the recent tracks' (flow-moved) poses, greedy matching, new ids for the rest;
-7. poses converted to the PoseTrack 2018 joint layout (``tracker.heads``) for the outputs.
+7. poses converted to the PoseTrack 2018 joint layout (``tracker.posetrack_joints``) for the outputs.
 
 ``track(source, config=None, **overrides)`` is the public generator. The state it keeps is the previous frame,
 its poses and a few frames of track memory, so memory does not grow with the video. Tracking-only mode
@@ -26,7 +26,7 @@ from flow.propagate import boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
 from tracker.associate import FLOW_SIMILARITIES, Associator
 from tracker.config import TrackConfig, load_track_config
-from tracker.heads import to_posetrack18
+from tracker.posetrack_joints import to_posetrack18
 from tracker.timing import StageTimer
 from tracker.types import SOURCE_PROPAGATED, Boxes, Frame, Poses, TrackedFrame
 from tracker.video import open_source

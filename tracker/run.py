@@ -39,7 +39,7 @@ from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
 from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
-from tracker.overlay import OverlayError
+from tracker.viz.overlay import OverlayError
 from tracker.timing import StageTimer
 from tracker.types import Frame, TrackedFrame
 from tracker.video import ImageFolderSource, LimitedSource, VideoError, open_source
@@ -152,8 +152,8 @@ def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig)
         if args.panels:
             raise OutputError("--panels draws on the overlay; add --overlay or --debug-frames DIR")
         return None
-    from tracker.overlay import OverlayWriter
-    from tracker.render import RenderOptions
+    from tracker.viz.overlay import OverlayWriter
+    from tracker.viz.render import RenderOptions
 
     flow_panel, heatmap_id = parse_panels(args.panels)
     options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,

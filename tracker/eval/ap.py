@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracker.eval_data import NUM_JOINTS, EvalFrame
+from tracker.eval.data import NUM_JOINTS, EvalFrame
 
 DIST_THRESHOLD = 0.5  # poseval distThresh: PCKh@0.5
 

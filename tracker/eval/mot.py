@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracker.eval_ap import DIST_THRESHOLD, nanmean
-from tracker.eval_data import NUM_JOINTS, EvalFrame
+from tracker.eval.ap import DIST_THRESHOLD, nanmean
+from tracker.eval.data import NUM_JOINTS, EvalFrame
 
 
 def _expensive_edges(costs: np.ndarray) -> np.ndarray:
