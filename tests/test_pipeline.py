@@ -12,7 +12,7 @@ from tests.tracking_scenes import Scene, crossing_scene, ids_by_person
 from tracker import track
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.posetrack_joints import to_posetrack18
-from tracker.pipeline import PipelineError
+from tracker.components import PipelineError
 from tracker.timing import StageTimer
 from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED, Boxes, Frame
 

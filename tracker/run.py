@@ -37,7 +37,8 @@ from pose.data.posetrack import (
 from pose.keypoints import POSETRACK18
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.components import Components, PipelineError, build_components
+from tracker.pipeline import Tracker, run_frames
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
 from tracker.viz.overlay import OverlayError
 from tracker.timing import StageTimer
