@@ -206,7 +206,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
           pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
           timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
-          image_ids: list | None = None,
+          image_ids: list | None = None, with_frames: bool = False,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -222,6 +222,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     posetrack18): no detection or pose estimation, only (flow) association.
     image_ids: a detection file's image ids in frame order (submission mode).
     timer: a ``StageTimer`` that receives the per-stage seconds.
+    with_frames: yield (Frame, TrackedFrame) pairs (the decoded frame too, for overlays) instead of TrackedFrames.
 
     Components are built and the source opened when this is called, so configuration errors surface here;
     frames are decoded as the generator is consumed.
@@ -234,14 +235,14 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
                                      flow_estimator=flow_estimator, layout=layout, tracking_only=poses is not None,
                                      has_frames=source is not None, image_ids=image_ids)
     tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps)
-    return _run(tracker, frames, poses)
+    return _run(tracker, frames, poses, with_frames)
 
 
-def _run(tracker: Tracker, source, poses) -> Iterator[TrackedFrame]:
+def _run(tracker: Tracker, source, poses, with_frames: bool) -> Iterator:
     if source is None:  # tracking-only mode without frames: blank stand-ins carry the frame index
         source = [Frame(i, np.zeros((1, 1, 3), np.uint8)) for i in range(len(poses))]
-    for _, tracked in run_frames(tracker, source, poses):
-        yield tracked
+    for frame, tracked in run_frames(tracker, source, poses):
+        yield (frame, tracked) if with_frames else tracked
 
 
 def run_frames(tracker: Tracker, frames: Iterable[Frame], poses: Sequence[Poses] | None = None
