@@ -80,6 +80,7 @@ def _load_json(path: Path) -> Any:
         raise ctx.error(f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                         "fix or regenerate the file") from None
 
+
 def _check_file_name(fname: str, folder0: str | None, ctx: _Context, i: int, field_name: str) -> str:
     try:
         folder = parse_file_name(fname)[0]
@@ -92,6 +93,7 @@ def _check_file_name(fname: str, folder0: str | None, ctx: _Context, i: int, fie
                         "write one file per sequence (poseval evaluates only the first)", frame=i,
                         file_name=fname, field_name=field_name)
     return folder
+
 
 def _check_track_id(track_id: Any, ctx: _Context, field_name: str, err: dict) -> None:
     if not _is_int(track_id):
@@ -123,6 +125,7 @@ def _single(value: Any, check) -> Any:
     if isinstance(value, list) and len(value) == 1 and check(value[0]):
         return value[0]
     return None
+
 
 def _image_key(file_name: str) -> str:
     """Sequence folder + frame file: the part of a path that names the image whatever the prefix."""

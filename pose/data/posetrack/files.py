@@ -56,6 +56,7 @@ def read_sequence_dir(directory: str | os.PathLike, role: str = "gt",
                                    directory)
     return [read_sequence(f, role, check_file_names) for f in files]
 
+
 def _write_json_atomic(obj: dict, path: Path) -> None:
     write_json_atomic(path, obj, allow_nan=False)
 

@@ -183,6 +183,7 @@ def _person_2017(rect: Any, ctx: _Context, role: str, err: dict) -> PersonAnnota
         extra["annopoints"] = rect["annopoints"]
     return PersonAnnotation(track_id, keypoints, scores, head, None, score, extra, listed, scored)
 
+
 def to_posetrack17_dict(seq: PoseTrackSequence) -> dict:
     """The 2017 ``annolist`` object of a sequence (poseval's 15 joints; the ears are dropped).
 

@@ -88,6 +88,7 @@ def _read_2018(data: dict, path: Path, role: str, check_file_names: bool,
     extra = {k: v for k, v in data.items() if k not in ("images", "annotations")}
     return PoseTrackSequence(path.stem, frames, "2018", extra)
 
+
 def _regions_2018(img: dict, ctx: _Context, i: int, fname: str) -> list[np.ndarray]:
     xs, ys = img.get("ignore_regions_x", []), img.get("ignore_regions_y", [])
     if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
@@ -203,6 +204,7 @@ def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], fra
                                 frame=i, file_name=frames[i].file_name, where=f"annotation {a}",
                                 field_name="bbox_head")
             frames[i].people.append(person)
+
 
 def _width(a: float, b: float) -> float:
     """b - a as written in a file, such that a + width == b again (decimal-looking when possible)."""
