@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pose.data import synthetic as syn
-from pose.data import synthetic_people as sp
+from pose.data.synthetic import people as sp
 from pose.keypoints import COCO17, POSETRACK18
 
 # poseval's posetrack18_fname2id accepts only this shape of image file name.

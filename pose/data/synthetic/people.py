@@ -56,12 +56,9 @@ TOE = 0.075
 CHEST_DEPTH = 0.055           # half-thickness of the torso seen from the side
 
 # Half-widths (fraction of height) at the two ends of each limb segment.
-WIDTH_UPPER_ARM = (0.030, 0.024)
-WIDTH_FOREARM = (0.023, 0.017)
-WIDTH_THIGH = (0.047, 0.034)
-WIDTH_SHIN = (0.033, 0.024)
-WIDTH_FOOT = (0.022, 0.018)
-WIDTH_NECK = (0.026, 0.026)
+WIDTH_UPPER_ARM, WIDTH_FOREARM = (0.030, 0.024), (0.023, 0.017)
+WIDTH_THIGH, WIDTH_SHIN = (0.047, 0.034), (0.033, 0.024)
+WIDTH_FOOT, WIDTH_NECK = (0.022, 0.018), (0.026, 0.026)
 HAND_RADIUS = 0.022
 
 MOTIONS = ("walk", "run", "wave", "stand")
