@@ -98,7 +98,7 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_oks_and_oks_nms_match_official(ref):
-    from flow.nms import oks_matrix, oks_nms
+    from pose.similarity import oks_matrix, oks_nms
 
     arrays, results = ref
     kpts, areas, scores = arrays["oks.keypoints"], arrays["oks.areas"], arrays["oks.scores"]

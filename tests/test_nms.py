@@ -1,4 +1,4 @@
-"""OKS, OKS-NMS, soft OKS-NMS and box NMS against the official HRNet helpers' vectors, plus hand-computed cases."""
+"""OKS, OKS-NMS and soft OKS-NMS against the official HRNet helpers' vectors, plus hand-computed cases."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from flow import nms
+from pose import similarity as nms
 
 
 @pytest.fixture
@@ -72,24 +72,6 @@ def test_soft_oks_nms_keeps_at_most_20():
     assert len(nms.soft_oks_nms(kpts, rng.uniform(size=30), np.full(30, 5000.0), 0.5, max_dets=30)) == 30
 
 
-def test_box_nms_equals_official(reference):
-    arrays, results = reference
-    dets = arrays["box_nms.dets"]
-    expected = results["box_nms_keep_0.5"]
-    assert nms.box_nms(dets[:, :4], dets[:, 4], 0.5, plus_one=True).tolist() == expected
-    assert nms.box_nms(dets[:, :4], dets[:, 4], 0.5).tolist() == expected  # torchvision path agrees here
-
-
-def test_box_iou_plus_one_by_hand():
-    a = np.array([[0, 0, 9, 9]], float)  # 10 x 10 pixels with +1
-    b = np.array([[5, 0, 14, 9]], float)  # overlaps 5 x 10
-    assert nms.box_iou_matrix(a, b, plus_one=True)[0, 0] == pytest.approx(50 / 150)
-    assert nms.box_iou_matrix(a, b)[0, 0] == pytest.approx(36 / 126)  # 4 x 9 of 9 x 9 boxes
-    # a box overlapping exactly at the threshold is kept (official rule: keep overlap <= thresh)
-    keep = nms.box_nms(np.concatenate([a, b]), np.array([0.9, 0.8]), 50 / 150, plus_one=True)
-    assert keep.tolist() == [0, 1]
-
-
 def test_oks_by_hand():
     # one joint layout, K=2, sigma 0.1: e = d^2 / (2 sigma)^2 / area / 2 with area 100, d = 2 px
     a = np.array([[[0.0, 0.0, 1.0], [10.0, 0.0, 1.0]]])
@@ -102,15 +84,3 @@ def test_oks_by_hand():
     assert got[0, 0] == pytest.approx(expected_first)
     with pytest.raises(ValueError, match="one value per joint"):
         nms.oks_matrix(a, b, [100.0], [100.0])  # COCO default sigmas need K = 17
-
-
-def test_merge_boxes_keeps_source():
-    detected = np.array([[0, 0, 100, 200], [300, 0, 400, 200]], float)
-    propagated = np.array([[5, 5, 105, 205], [600, 50, 700, 250]], float)  # first duplicates detection 0
-    keep, source = nms.merge_boxes(detected, [0.9, 0.8], propagated, [0.95, 0.7], iou_threshold=0.5)
-    assert keep.tolist() == [2, 0 + 1, 3]  # propagated 0 wins over detection 0 by score, then det 1, then prop 1
-    assert source.tolist() == [nms.SOURCE_PROPAGATED, nms.SOURCE_DETECTED, nms.SOURCE_PROPAGATED]
-    keep, source = nms.merge_boxes(np.zeros((0, 4)), [], propagated, [0.5, 0.4], 0.5)
-    assert keep.tolist() == [0, 1] and source.tolist() == [1, 1]
-    keep, source = nms.merge_boxes(np.zeros((0, 4)), [], np.zeros((0, 4)), [], 0.5)
-    assert keep.shape == (0,) and source.shape == (0,)

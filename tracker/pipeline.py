@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flow.nms import merge_boxes, oks_nms
 from flow.propagate import boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
+from pose.similarity import oks_nms
 from tracker.associate import FLOW_SIMILARITIES, Associator
+from tracker.boxes import merge_boxes
 from tracker.components import Components, PipelineError, build_components
 from tracker.config import TrackConfig, load_track_config
 from tracker.posetrack_joints import to_posetrack18

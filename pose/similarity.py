@@ -1,32 +1,22 @@
-"""Non-maximum suppression for person boxes and poses: IoU box NMS, OKS, OKS-NMS and soft OKS-NMS.
+"""Keypoint similarity: OKS, OKS-NMS and soft OKS-NMS, as the official HRNet helpers compute them.
 
-The tracker uses these to merge detected and flow-propagated boxes (IoU NMS, :func:`merge_boxes`) and to remove
-duplicate poses (OKS-NMS). The ``official`` variants reproduce the helpers of the official HRNet code
-(``lib/nms/nms.py`` of leoxiaobin/deep-high-resolution-net.pytorch) number for number, quirks included:
+The tracker uses OKS to associate poses and OKS-NMS to remove duplicate poses; COCO validation rescoring uses
+OKS-NMS / soft OKS-NMS. These reproduce the helpers of the official HRNet code (``lib/nms/nms.py`` of
+leoxiaobin/deep-high-resolution-net.pytorch) number for number, quirks included:
 
-* box areas with the ``+1`` pixel convention (``(x2 - x1 + 1) * (y2 - y1 + 1)``), a box kept when its overlap
-  with every kept box is ``<= thresh``;
 * OKS with ``in_vis_thre``: the official ``list(vg > t) and list(vd > t)`` evaluates to ``list(vd > t)``, so only
   the *second* pose's visibilities select the joints (``both_visible=False``, the default, reproduces this);
+* a pose is kept when its OKS with every kept pose is ``<= thresh``;
 * soft OKS-NMS rescoring with ``score * exp(-oks ** 2 / thresh)`` and at most 20 poses kept.
 
 Arrays: poses are ``(N, K, 3)`` keypoints ``[x, y, score]`` (or ``(N, K, 2)`` when no visibility is used), areas
-``(N,)``, boxes ``(N, 4)`` xyxy. This module never imports ``pose``: the OKS sigmas are an argument whose default is
-the COCO-17 constant below.
+``(N,)``. The OKS sigmas are an argument whose default is COCO-17's (``pose.keypoints.COCO17_SIGMAS``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-# COCO keypoint OKS sigmas (cocoapi PythonAPI/pycocotools/cocoeval.py, `kpt_oks_sigmas`; the same array is the default
-# of the official HRNet `oks_iou`), order: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles (l, r).
-COCO_SIGMAS = np.array(
-    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
-) / 10.0
-
-# Where a merged box came from; the same codes as tracker.types.SOURCE_DETECTED / SOURCE_PROPAGATED.
-SOURCE_DETECTED = 0
-SOURCE_PROPAGATED = 1
+from pose.keypoints import COCO17_SIGMAS
 
 # Official soft_oks_nms keeps at most this many poses (`max_dets = 20` in lib/nms/nms.py).
 SOFT_OKS_MAX_DETS = 20
@@ -43,7 +33,7 @@ def _split_keypoints(kpts: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarra
 
 
 def _check_sigmas(sigmas, num_joints: int) -> np.ndarray:
-    sigmas = COCO_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64)
+    sigmas = COCO17_SIGMAS if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     if sigmas.shape != (num_joints,):
         raise ValueError(
             f"OKS sigmas must have one value per joint ({num_joints}), got shape {sigmas.shape}; "
@@ -64,7 +54,7 @@ def oks_matrix(
     """Object keypoint similarity of every pose in ``a`` with every pose in ``b``.
 
     kpts_a: (M, K, 2|3), kpts_b: (N, K, 2|3) with column 2 the joint score/visibility; areas_a: (M,), areas_b: (N,).
-    sigmas: (K,) per-joint sigmas (default :data:`COCO_SIGMAS`). With ``in_vis_thre`` only joints whose score is
+    sigmas: (K,) per-joint sigmas (default :data:`pose.keypoints.COCO17_SIGMAS`). With ``in_vis_thre`` only joints whose score is
     above it count (mean over those joints, 0 when none): ``both_visible=False`` uses the scores of ``b`` only, as the
     official code does by accident; ``True`` requires both. Returns (M, N) float64; row ``i`` equals the official
     ``oks_iou(a[i], b, areas_a[i], areas_b, sigmas, in_vis_thre)``.
@@ -183,71 +173,3 @@ def soft_oks_nms(
         resort = current.argsort()[::-1]
         order, current = rest[resort], current[resort]
     return np.asarray(keep, dtype=np.int64)
-
-
-# ----------------------------------------------------------------------------------------------------------- box NMS
-
-def box_iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray, plus_one: bool = False) -> np.ndarray:
-    """IoU of every box in ``a`` (M, 4) with every box in ``b`` (N, 4), xyxy. Returns (M, N) float64.
-
-    ``plus_one=True`` uses the official ``+1`` convention (a box from x1 to x2 covers ``x2 - x1 + 1`` pixels).
-    """
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    one = 1.0 if plus_one else 0.0
-    area_a = (a[:, 2] - a[:, 0] + one) * (a[:, 3] - a[:, 1] + one)
-    area_b = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
-    w = np.maximum(0.0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + one)
-    h = np.maximum(0.0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + one)
-    inter = w * h
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
-def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_one: bool = False) -> np.ndarray:
-    """Greedy IoU NMS; boxes (N, 4) xyxy, scores (N,). Returns kept indices (int64), best first.
-
-    A box is dropped when its IoU with a kept, better-scoring box is ``> iou_threshold``. ``plus_one=False`` runs
-    ``torchvision.ops.nms`` (continuous coordinates); ``plus_one=True`` is the official HRNet ``nms`` (``+1`` areas,
-    ``argsort()[::-1]`` order), which reproduces its outputs exactly.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(boxes) != len(scores):
-        raise ValueError(f"box_nms got {len(boxes)} boxes but {len(scores)} scores")
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if not plus_one:
-        import torch
-        import torchvision
-
-        keep = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), float(iou_threshold))
-        return keep.numpy().astype(np.int64)
-    return _greedy_suppression(box_iou_matrix(boxes, boxes, plus_one=True), scores, iou_threshold)
-
-
-def merge_boxes(
-    detected_boxes: np.ndarray,
-    detected_scores: np.ndarray,
-    propagated_boxes: np.ndarray,
-    propagated_scores: np.ndarray,
-    iou_threshold: float,
-    plus_one: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Merge detected (D, 4) and flow-propagated (P, 4) boxes by IoU NMS, remembering where each kept box came from.
-
-    Returns ``keep`` (M,) int64 indices into ``np.concatenate([detected, propagated])`` (best first) and ``source``
-    (M,) int8 with :data:`SOURCE_DETECTED` / :data:`SOURCE_PROPAGATED`; a kept box ``keep[i] >= D`` is propagated box
-    ``keep[i] - D``.
-    """
-    detected_boxes = np.asarray(detected_boxes, dtype=np.float64).reshape(-1, 4)
-    propagated_boxes = np.asarray(propagated_boxes, dtype=np.float64).reshape(-1, 4)
-    num_detected = len(detected_boxes)
-    boxes = np.concatenate([detected_boxes, propagated_boxes])
-    scores = np.concatenate([
-        np.asarray(detected_scores, dtype=np.float64).reshape(-1),
-        np.asarray(propagated_scores, dtype=np.float64).reshape(-1),
-    ])
-    keep = box_nms(boxes, scores, iou_threshold, plus_one=plus_one)
-    source = np.where(keep < num_detected, SOURCE_DETECTED, SOURCE_PROPAGATED).astype(np.int8)
-    return keep, source
