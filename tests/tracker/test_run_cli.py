@@ -14,7 +14,7 @@ import torch
 import pose
 from pose.data.posetrack import check_prediction_matches_gt, read_sequence, read_sequence_dir
 from tests.conftest import REPO_ROOT, shared_path
-from tests.tracking_scenes import Scene
+from tests.tracker.tracking_scenes import Scene
 from tracker.run import main
 
 TINY = str(REPO_ROOT / "tests" / "data" / "tiny_hrnet_track.yaml")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pose.keypoints import COCO17, POSETRACK18
-from tests.tracking_scenes import Scene, crossing_scene, ids_by_person
+from tests.tracker.tracking_scenes import Scene, crossing_scene, ids_by_person
 from tracker import track
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.posetrack_joints import to_posetrack18

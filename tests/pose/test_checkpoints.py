@@ -26,7 +26,7 @@ from pose.checkpoints import CheckpointError, load_backbone_weights, load_pose_w
 from pose.config import Config, ModelConfig, load_config, resolve_config_path
 from pose.keypoints import get_layout
 from pose.model import HRNet
-from tests.hrnet_keyseed import key_seeded_state_dict
+from tests.pose.hrnet_keyseed import key_seeded_state_dict
 
 # Checkpoint handling does not depend on the size of the net: a tiny HRNet keeps files small and tests fast.
 CONFIG = "tiny_w8"

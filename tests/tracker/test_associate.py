@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tracking_scenes import Scene, crossing_scene, ids_by_person
+from tests.tracker.tracking_scenes import Scene, crossing_scene, ids_by_person
 from tracker.associate import Associator, greedy_match, pose_similarity
 from tracker.config import AssociationConfig
 from tracker.pipeline import poses_with_boxes

@@ -76,7 +76,7 @@ def _write_clip(path, frames):
 
 def test_overlay_cli_renders_a_finished_run_with_ground_truth(tmp_path, capsys):
     from pose.data.posetrack import sequence_from_arrays, write_sequence
-    from tests.test_render import _person
+    from tests.tracker.viz.test_render import _person
     from tracker.viz.overlay import main
     from tracker.viz.render import track_color
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from tests.conftest import shared_path
-from tests.hrnet_keyseed import key_seeded_state_dict
+from tests.pose.hrnet_keyseed import key_seeded_state_dict
 from pose import build_model
 from pose.config import load_config
 from pose.model import HRNet, count_macs, count_parameters, init_weights
