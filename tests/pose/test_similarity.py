@@ -1,31 +1,21 @@
 """OKS, OKS-NMS and soft OKS-NMS against the official HRNet helpers' vectors, plus hand-computed cases."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from pose import similarity as nms
 
 
-@pytest.fixture
-def reference(shared):
-    """The official helpers' vectors (arrays) and results, through conftest's shared_path (skips when absent)."""
-    arrays = np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
-    results = json.loads(shared("reference", "hrnet", "hrnet_helpers_reference.json").read_text())["results"]
-    return arrays, results
-
-
-def test_oks_one_to_many_equals_official(reference):
-    arrays, _ = reference
+def test_oks_one_to_many_equals_official(hrnet_reference):
+    arrays, _ = hrnet_reference
     kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
     got = nms.oks_one_to_many(kpts[0], kpts[1:], areas[0], areas[1:])
     np.testing.assert_allclose(got, arrays["oks_iou.0_vs_all"], rtol=0, atol=1e-12)
 
 
-def test_oks_in_vis_thre_quirk_equals_official(reference):
-    arrays, _ = reference
+def test_oks_in_vis_thre_quirk_equals_official(hrnet_reference):
+    arrays, _ = hrnet_reference
     kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
     expected = arrays["oks_iou.0_vs_all.in_vis_thre0.2"]
     got = nms.oks_one_to_many(kpts[0], kpts[1:], areas[0], areas[1:], in_vis_thre=0.2)
@@ -35,8 +25,8 @@ def test_oks_in_vis_thre_quirk_equals_official(reference):
     assert np.abs(fixed - expected).max() > 1e-3
 
 
-def test_oks_matrix_rows_are_one_to_many(reference):
-    arrays, _ = reference
+def test_oks_matrix_rows_are_one_to_many(hrnet_reference):
+    arrays, _ = hrnet_reference
     kpts, areas = arrays["oks.keypoints"], arrays["oks.areas"]
     matrix = nms.oks_matrix(kpts, kpts, areas, areas, in_vis_thre=0.2)
     assert matrix.shape == (15, 15)
@@ -48,8 +38,8 @@ def test_oks_matrix_rows_are_one_to_many(reference):
 
 @pytest.mark.parametrize("key, thresh, in_vis_thre", [
     ("oks_nms_0.9", 0.9, None), ("oks_nms_0.5", 0.5, None), ("oks_nms_0.5_invis0.2", 0.5, 0.2)])
-def test_oks_nms_equals_official(reference, key, thresh, in_vis_thre):
-    arrays, results = reference
+def test_oks_nms_equals_official(hrnet_reference, key, thresh, in_vis_thre):
+    arrays, results = hrnet_reference
     keep = nms.oks_nms(arrays["oks.keypoints"], arrays["oks.scores"], arrays["oks.areas"], thresh,
                        in_vis_thre=in_vis_thre)
     assert keep.tolist() == results["nms_keep_indices"][key]
@@ -57,8 +47,8 @@ def test_oks_nms_equals_official(reference, key, thresh, in_vis_thre):
 
 @pytest.mark.parametrize("key, thresh, in_vis_thre", [
     ("soft_oks_nms_0.9", 0.9, None), ("soft_oks_nms_0.5", 0.5, None), ("soft_oks_nms_0.3_invis0.2", 0.3, 0.2)])
-def test_soft_oks_nms_equals_official(reference, key, thresh, in_vis_thre):
-    arrays, results = reference
+def test_soft_oks_nms_equals_official(hrnet_reference, key, thresh, in_vis_thre):
+    arrays, results = hrnet_reference
     keep = nms.soft_oks_nms(arrays["oks.keypoints"], arrays["oks.scores"], arrays["oks.areas"], thresh,
                             in_vis_thre=in_vis_thre)
     assert keep.tolist() == results["nms_keep_indices"][key]

@@ -2,8 +2,6 @@
 vectors, plus hand-computed cases."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,16 +9,8 @@ from tracker import boxes
 from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED
 
 
-@pytest.fixture
-def reference(shared):
-    """The official helpers' box vectors and results, through conftest's shared_path (skips when absent)."""
-    arrays = np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
-    results = json.loads(shared("reference", "hrnet", "hrnet_helpers_reference.json").read_text())["results"]
-    return arrays, results
-
-
-def test_box_nms_equals_official(reference):
-    arrays, results = reference
+def test_box_nms_equals_official(hrnet_reference):
+    arrays, results = hrnet_reference
     dets = arrays["box_nms.dets"]
     expected = results["box_nms_keep_0.5"]
     assert boxes.box_nms(dets[:, :4], dets[:, 4], 0.5, plus_one=True).tolist() == expected
