@@ -7,7 +7,8 @@
 
 Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH``, ``--pose-model NAME``,
 ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``, ``--config PATH_OR_NAME`` (``configs/track/``),
-``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``.
+``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``,
+``--format auto|2017|2018|21`` (``auto``: the ground truth's format in submission mode, PoseTrack21 included).
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
 ``output.joint_score_threshold`` are written absent (0, 0, 0). Files are written atomically when the run ends; a
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panels", default="", metavar="LIST",
                         help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
                              "(the heatmaps of track ID)")
+    parser.add_argument("--format", choices=("auto", "2017", "2018", "21"), default="auto",
+                        help="PoseTrack output format; auto: the ground truth's in submission mode, else 2018")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -242,8 +245,8 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
                                      has_frames=jobs[0].frames is not None)
     timer = StageTimer()
     staged = [(job.target, track_job(job, args, config, parts, timer, out)) for job in jobs]
-    for target, sequence in staged:  # written only once every sequence has been tracked
-        write_sequence(sequence, target)
+    for job, (target, sequence) in zip(jobs, staged):  # written only once every sequence has been tracked
+        write_sequence(sequence, target, output_format(args, job.gt))
     _report(timer, [target for target, _ in staged], args)
     return [target for target, _ in staged]
 
@@ -287,6 +290,13 @@ def track_job(job: Job, args, config: TrackConfig, parts: Components, timer: Sta
     if job.gt is not None and not args.max_frames:
         check_prediction_matches_gt(sequence, job.gt)
     return sequence
+
+
+def output_format(args, gt=None) -> str:
+    """``--format``: "2017", "2018" or "21"; ``auto`` is the ground truth's format in submission mode, else 2018."""
+    if args.format != "auto":
+        return args.format
+    return gt.source_format if gt is not None else "2018"
 
 
 def _report(timer: StageTimer, files: list[Path], args) -> None:

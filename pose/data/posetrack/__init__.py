@@ -39,10 +39,11 @@ always              a JSON object; 2018: ``images`` (non-empty), ``annotations``
 ==================  =====================================================================================
 
 ``python -m pose.data.posetrack check FILE...`` validates files and ``convert SRC DST --format 2017|2018``
-converts one file (or every ``*.json`` of a folder).
+converts one file (or every ``*.json`` of a folder); ``--format 21`` and PoseTrack21 input go through
+``format21``.
 
 Modules: ``types`` (the dataclasses, constants, the error), ``checks`` (validation shared by the readers),
-``format2018`` / ``format2017`` (each format's reader beside its writer), ``files`` (read / write / convert),
+``format2018`` / ``format2017`` / ``format21`` (each format's reader beside its writer), ``files`` (read / write / convert),
 ``arrays`` (predictions from arrays), ``cli`` (``python -m pose.data.posetrack``).
 """
 from pose.data.posetrack.arrays import people_from_arrays, sequence_from_arrays

@@ -37,7 +37,7 @@ def _convert_cli(src: Path, dst_text: str, fmt: str, role: str) -> list[tuple[Pa
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pose.data.posetrack",
-                                     description="Validate and convert PoseTrack 2017/2018 annotation files.")
+                                     description="Validate and convert PoseTrack 2017/2018/21 annotation files.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate files; prints one line per file")
     check.add_argument("files", nargs="+", type=Path)
@@ -48,7 +48,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     conv = sub.add_parser("convert", help="convert a file (or every .json of a folder) to the other format")
     conv.add_argument("src", type=Path)
     conv.add_argument("dst", help="output file, or folder (created) for a folder or a path ending in /")
-    conv.add_argument("--format", choices=("2017", "2018"), required=True, dest="fmt")
+    conv.add_argument("--format", choices=("2017", "2018", "21"), required=True, dest="fmt",
+                      help="2017 (annolist), 2018 (COCO-like) or 21 (PoseTrack21)")
     conv.add_argument("--role", choices=ROLES, default="any")
     args = parser.parse_args(None if argv is None else list(argv))
     try:

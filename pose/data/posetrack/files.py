@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pose.data.posetrack.checks import _Context, _load_json
 from pose.data.posetrack.format2017 import _read_2017, to_posetrack17_dict
+from pose.data.posetrack.format21 import is_posetrack21, posetrack21_from_data, write_posetrack21
 from pose.data.posetrack.format2018 import _read_2018, to_posetrack18_dict
 from pose.data.posetrack.types import PoseTrackFormatError, PoseTrackSequence, ROLES
 from pose.fileio import write_json_atomic
@@ -36,6 +37,8 @@ def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: b
                         "or 'annolist' (2017)", field_name="<top level>")
     if "annolist" in data:
         return _read_2017(data, path, role, check_file_names, lenient)
+    if is_posetrack21(data):
+        return posetrack21_from_data(data, path, role)
     if "images" not in data:
         keys = ", ".join(sorted(data)) or "none"
         raise ctx.error(f"has neither 'images' (PoseTrack 2018) nor 'annolist' (PoseTrack 2017); its keys are {keys}",
@@ -62,9 +65,11 @@ def _write_json_atomic(obj: dict, path: Path) -> None:
 
 
 def write_sequence(seq: PoseTrackSequence, path: str | os.PathLike, fmt: str = "2018") -> None:
-    """Write a sequence as a 2018 or 2017 file, atomically (temp file + os.replace)."""
-    if fmt not in ("2017", "2018"):
-        raise ValueError(f"fmt must be '2017' or '2018', got {fmt!r}")
+    """Write a sequence as a 2018, 2017 or PoseTrack21 ("21") file, atomically (temp file + os.replace)."""
+    if fmt not in ("2017", "2018", "21"):
+        raise ValueError(f"fmt must be '2017', '2018' or '21', got {fmt!r}")
+    if fmt == "21":
+        return write_posetrack21(seq, path)
     obj = to_posetrack18_dict(seq) if fmt == "2018" else to_posetrack17_dict(seq)
     try:
         _write_json_atomic(obj, Path(path))
