@@ -117,7 +117,8 @@ def boxes_from_keypoints(
 
     keypoints: (N, K, 2); scores: (N, K); image_shape: (H, W). The tight box of the selected joints grows by
     ``enlarge`` in width and height about its centre (``posetrack_common.boxes.extend_boxes``; default 0.15, the
-    paper's 15 %), then is clipped to ``[0, W] x [0, H]``. ``score_threshold`` is ours (the paper gives none; the tracker config sets it).
+    paper's 15 %), then is clipped to ``[0, W] x [0, H]``. ``score_threshold`` is ours (the paper gives none; the
+    tracker config sets it).
     Returns boxes (N, 4) float32 xyxy and ``valid`` (N,) bool: False (box all zeros) for a person with fewer than
     ``min_joints`` selected joints or a box of zero area.
     """
