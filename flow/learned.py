@@ -23,8 +23,11 @@ to put it in. The estimator's ``weights`` attribute says which weights it runs.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -165,8 +168,13 @@ class TorchFlow:
 # ---------------------------------------------------------------------------------------------------------- ptlflow
 
 def _import_ptlflow():
+    # ptlflow's import prints notes about optional CUDA extensions ("alt_cuda_corr is not compiled", "xFormers not
+    # available", timm deprecation warnings) that say nothing about this run: they are kept off the console.
     try:
-        import ptlflow
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import ptlflow
     except ImportError as exc:
         raise FlowError(
             f"ptlflow flow models need the ptlflow package ({exc}); install it with "
