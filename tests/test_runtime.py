@@ -164,3 +164,25 @@ def test_onnx_errors_are_one_sentence(tmp_path, small_movenet_config, monkeypatc
     monkeypatch.setitem(sys.modules, "onnxruntime", None)        # import onnxruntime now raises ImportError
     with pytest.raises(RuntimeModelError, match="onnxruntime is not installed"):
         load_runner(small_movenet_config, path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("network.output=boxes", "network.output must be one of heatmaps, keypoints"),
+    ("network.input_layout=nhcw", "network.input_layout must be nchw or nhwc"),
+    ("network.input_dtype=float16", "network.input_dtype must be one of"),
+    ("network.mean=[0.5]", "must both have 3 values"),
+    ("network.std=[1,0,1]", "network.std numbers > 0"),
+])
+def test_network_section_is_validated(override, message):
+    from pose.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config("coco_w32_256x192", [override])
+
+
+def test_heatmap_size_checked_only_for_heatmap_models():
+    from pose.config import ConfigError
+
+    with pytest.raises(ConfigError, match="must be model.image_size"):
+        load_config("coco_w32_256x192", ["model.heatmap_size=[10,10]"])
+    assert load_config("movenet_thunder", ["model.heatmap_size=[10,10]"]).network.output == "keypoints"
