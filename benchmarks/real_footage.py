@@ -38,15 +38,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pose.data.posetrack import write_sequence  # noqa: E402
 from pose.keypoints import POSETRACK18  # noqa: E402
+from tracker.components import build_components  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
-from tracker.overlay import OverlayWriter, sheet_indices  # noqa: E402
-from tracker.pipeline import Tracker, build_components  # noqa: E402
-from tracker.render import RenderOptions  # noqa: E402
-from tracker.run import PredictionCollector, run_sequence  # noqa: E402
+from tracker.pipeline import track  # noqa: E402
+from tracker.run import PredictionCollector  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
-from pose.data.posetrack import write_sequence  # noqa: E402
+from tracker.viz.overlay import OverlayWriter, sheet_indices  # noqa: E402
+from tracker.viz.render import RenderOptions  # noqa: E402
 
 SHARED = Path(os.environ.get("POSETRACK_SHARED", REPO.parent / "shared"))
 DEFAULT_VIDEOS = "vtest.avi:300,mmaction2_demo_skeleton.mp4,mmaction2_test_video_structuralize.mp4"
@@ -126,7 +127,8 @@ def movenet_coco_oks(weights: Path, flip: bool) -> list[float]:
 
 
 def run_video(path: Path, max_frames: int | None, config, parts, out: Path) -> tuple[StageTimer, PredictionCollector]:
-    """tracker.run's loop on one video with the overlay video and a contact sheet; writes the PoseTrack JSON."""
+    """tracker.run's loop (``tracker.track`` + the overlay writer) on one video, with the overlay video and a
+    contact sheet; writes the PoseTrack JSON."""
     source = open_source(path, max_frames)
     info = source.info
     total = min(info.num_frames, max_frames) if max_frames else info.num_frames
@@ -136,10 +138,14 @@ def run_video(path: Path, max_frames: int | None, config, parts, out: Path) -> t
                             sheet_path=out / f"{info.name}_sheet.png",
                             sheet_frames=sheet_indices(0, total, SHEET_FRAMES))
     timer = StageTimer()
-    tracker = Tracker.from_components(config, parts, timer)
+    stream = track(source, config, detector=parts.detector, pose_estimator=parts.pose_estimator,
+                   flow_estimator=parts.flow_estimator, layout=parts.layout, timer=timer, with_frames=True)
     collector = PredictionCollector()
     try:
-        run_sequence(tracker, source, total, collector, overlay, progress=False, label=info.name)
+        for frame, tracked in stream:
+            collector.add(tracked)
+            with timer("overlay"):
+                overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
         overlay.close()
     except BaseException:
         overlay.abort()
