@@ -3,7 +3,7 @@
 A sink follows one small protocol, so the run loop (``tracker.run``) treats all outputs alike:
 
     sink.start(item)        # a new video / sequence begins (``tracker.worklist.WorkItem``)
-    sink.add(tracked)       # one ``tracker.types.TrackedFrame``, in frame order
+    sink.add(tracked, frame)  # one ``tracker.types.TrackedFrame`` and its decoded ``Frame``, in frame order
     sink.finish()           # the item is done: publish its files (atomically)
     sink.abort()            # the item failed or was interrupted: remove what was written for it
 
@@ -43,7 +43,7 @@ class PoseTrackSink:
         self._item = item
         self._writer = open_stream(self.out / item.output, item.name, self.fmt)
 
-    def add(self, tracked: TrackedFrame) -> None:
+    def add(self, tracked: TrackedFrame, frame=None) -> None:
         index = self._writer.frames
         file_name, image_id, labeled = self._item.frame_entry(index)
         if image_id is None:  # poseval's id for PoseTrack names, else the frame index (as sequence_from_arrays)
