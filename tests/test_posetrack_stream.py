@@ -83,3 +83,12 @@ def test_2017_stream_reads_back_as_2017(tmp_path):
     back = read_sequence(tmp_path / "p.json", "pred")
     assert back.source_format == "2017"
     assert [len(f.people) for f in back.frames] == [0, 1, 2, 3]
+
+
+def test_a_new_writer_removes_the_leftovers_of_a_killed_one(tmp_path):
+    (tmp_path / ".s.json.abc123.part").write_text('{"categories": [')  # what a SIGKILL leaves
+    (tmp_path / ".other.json.x.part").write_text("")                  # another file's: kept
+    with open_stream(tmp_path / "s.json", "s") as writer:
+        assert sorted(p.name for p in tmp_path.iterdir() if "abc123" in p.name) == []
+        del writer
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.x.part", "s.json"]

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 BARRIER_TIMEOUT = datetime.timedelta(days=7)
 
 
+class RankError(ValueError):
+    """The launcher's rank variables do not describe a valid rank."""
+
+
 @dataclass(frozen=True)
 class RankInfo:
     """rank / world_size: this process among all; local_rank / local_world_size: among those on this machine;
@@ -50,7 +54,7 @@ def _int(environ: Mapping[str, str], key: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {key}={value!r} is not an integer; check the launcher") from None
+        raise RankError(f"environment variable {key}={value!r} is not an integer; check the launcher") from None
 
 
 def _slurm_tasks_on_node(environ: Mapping[str, str]) -> int:
@@ -81,7 +85,7 @@ def rank_info(environ: Mapping[str, str] | None = None) -> RankInfo:
     else:
         return RankInfo()
     if not (info.world_size >= 1 and 0 <= info.rank < info.world_size and 0 <= info.local_rank):
-        raise ValueError(f"{info.launcher} gave rank {info.rank} of {info.world_size} (local rank "
+        raise RankError(f"{info.launcher} gave rank {info.rank} of {info.world_size} (local rank "
                          f"{info.local_rank}); check the launcher's variables")
     return info
 

@@ -45,9 +45,9 @@ def run_items(items: list[WorkItem], track_item: Callable[[WorkItem], Iterator[t
             continue
         start = time.perf_counter()
         frames = 0
-        for sink in sinks:
-            sink.start(item)
         try:
+            for sink in sinks:
+                sink.start(item)
             with tqdm(total=item.frames or None, desc=item.name, unit="frame", disable=not progress,
                       dynamic_ncols=True, leave=False, file=sys.stderr) as bar:
                 for frame, tracked in track_item(item):

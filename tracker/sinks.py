@@ -13,9 +13,10 @@ whatever the length of the video, and an interrupted item leaves no file that lo
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pose.data.posetrack import posetrack_image_id, sequence_from_arrays
+from pose.data.posetrack import PoseTrackFormatError, posetrack_image_id, sequence_from_arrays
 from pose.data.posetrack_stream import WRITERS, open_stream
 from tracker.types import TrackedFrame
 
@@ -63,9 +64,74 @@ class PoseTrackSink:
         return 0 if self._writer is None else self._writer.frames
 
     def finish(self) -> Path:
+        listed = self._item.file_names
+        if listed is not None and self._writer.frames != len(listed):  # e.g. an image that ended the source early
+            raise PoseTrackFormatError(f"{self._item.name}: {self._writer.frames} frames were tracked but the "
+                                       f"sequence lists {len(listed)} images; check that every image is readable")
         path = self._writer.close()
         self._writer = None
         return path
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+
+
+def write_tracked(frames: Iterable[TrackedFrame], path: str | Path, name: str | None = None,
+                  file_names: Sequence[str] | None = None, joint_threshold: float = 0.0, fmt: str = "2018") -> Path:
+    """Write ``TrackedFrame``s (e.g. from ``tracker.track``) as one PoseTrack prediction file, streamed.
+
+    name: the sequence name (default: the file stem); file_names: one per frame (default
+    ``images/<name>/<frame:06d>.jpg``, as ``tracker.run`` names a video's frames).
+    """
+    from tracker.worklist import WorkItem
+
+    path = Path(path)
+    name = name or path.stem
+    sink = PoseTrackSink(path.parent, fmt, joint_threshold)
+    sink.start(WorkItem(name, path.name, 0, None, None if file_names is None else tuple(file_names)))
+    try:
+        for tracked in frames:
+            sink.add(tracked)
+        return sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
+
+
+class OverlaySink:
+    """Debugging overlays of each item: ``OUT/<name>_overlay.mp4`` and/or one PNG per frame in ``frames_root/<name>``.
+
+    options: ``tracker.render.RenderOptions`` (the frame rate is the item's); timer: the run's ``StageTimer`` (the
+    overlay time is its ``overlay`` stage, the frame rate drawn is the run's).
+    """
+
+    def __init__(self, out: str | Path, options, timer, video: bool = True, frames_root: str | Path | None = None):
+        self.out = Path(out)
+        self.options = options
+        self.timer = timer
+        self.video = video
+        self.frames_root = None if frames_root is None else Path(frames_root)
+        self._writer = None
+
+    def start(self, item) -> None:
+        from dataclasses import replace
+
+        from tracker.overlay import OverlayWriter
+
+        self._writer = OverlayWriter(replace(self.options, video_fps=item.fps),
+                                     video_path=self.out / f"{item.name}_overlay.mp4" if self.video else None,
+                                     fps=item.fps,
+                                     frames_dir=None if self.frames_root is None else self.frames_root / item.name)
+
+    def add(self, tracked: TrackedFrame, frame=None) -> None:
+        with self.timer("overlay"):
+            self._writer.write(frame.image, tracked, run_fps=self.timer.frames / max(self.timer.wall, 1e-9))
+
+    def finish(self) -> None:
+        self._writer.close()
+        self._writer = None
 
     def abort(self) -> None:
         if self._writer is not None:

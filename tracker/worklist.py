@@ -33,7 +33,8 @@ class WorkItem:
     file_names / image_ids / is_labeled: per frame, as the prediction lists them (submission mode: the ground
     truth's; None: ``images/<name>/<frame:06d>.jpg`` for a video, ``images/<name>/<file>`` for frame files,
     poseval's image id or the frame index, labelled); reference: the ground-truth file the prediction must
-    match (submission mode) or None.
+    match (submission mode) or None; fps: the video's frame rate (0 where unknown); max_frames: where a video is
+    cut (``--max-frames``); poses_file: tracking-only mode, the file of untracked poses (read when the item runs).
     """
 
     name: str
@@ -44,6 +45,9 @@ class WorkItem:
     image_ids: tuple | None = None
     is_labeled: tuple[bool, ...] | None = None
     reference: Path | None = None
+    fps: float = 0.0
+    max_frames: int | None = None
+    poses_file: Path | None = None
 
     def frame_entry(self, index: int) -> tuple[str, int | None, bool]:
         """(file name, image id or None for the default, is_labeled) of frame ``index``."""
@@ -56,12 +60,14 @@ class WorkItem:
         return f"images/{self.name}/{index:06d}.jpg", None, True
 
     def open(self):
-        """The frame source (``tracker.video``), limited to ``frames`` frames."""
+        """The frame source (``tracker.video``), or None for an item without frames (tracking-only mode)."""
         from tracker.video import ImageFolderSource
 
+        if self.source is None:
+            return None
         if isinstance(self.source, (list, tuple)):
             return ImageFolderSource(self.name, files=list(self.source))
-        return open_source(self.source, self.frames)
+        return open_source(self.source, self.max_frames)
 
 
 def _is_video(path: Path) -> bool:
@@ -131,7 +137,7 @@ def video_items(paths: list[Path], max_frames: int | None = None) -> list[WorkIt
         frames = info.num_frames if info.num_frames is not None else 0
         folder = getattr(opened, "source", opened)  # --max-frames wraps the source
         source = tuple(folder.files[:frames]) if hasattr(folder, "files") else path  # frame files keep their names
-        items.append(WorkItem(info.name, f"{info.name}.json", frames, source))
+        items.append(WorkItem(info.name, f"{info.name}.json", frames, source, fps=info.fps, max_frames=max_frames))
     return items
 
 
@@ -144,6 +150,49 @@ def sequence_items(sequences: list[tuple[Path, object]], image_root: Path, max_f
         items.append(WorkItem(gt.name, path.name, len(frames), tuple(image_root / f.file_name for f in frames),
                               tuple(f.file_name for f in frames), tuple(f.image_id for f in frames),
                               tuple(bool(f.is_labeled) for f in frames), None if max_frames else path))
+    return items
+
+
+def expand_poses(values: list[str]) -> list[Path]:
+    """The poses files named by ``--poses`` values: files, folders of ``.json``, globs or text lists of paths."""
+    paths: list[Path] = []
+    for value in values:
+        path = Path(value)
+        if path.is_dir():
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise VideoError(f"folder {path} holds no .json poses files; give PoseTrack 2018 poses files")
+            paths.extend(found)
+        elif path.suffix.lower() in LIST_SUFFIXES and path.is_file():
+            paths.extend(_read_list(path))
+        elif not path.exists() and any(c in value for c in _GLOB_CHARS):
+            paths.extend(_expand_one(value))
+        else:
+            paths.append(path)
+    return list(dict.fromkeys(paths))
+
+
+def poses_items(paths: list[Path], image_root: Path | None = None, video: Path | None = None,
+                max_frames: int | None = None) -> list[WorkItem]:
+    """Tracking-only mode: one item per poses file (read here to check it; its poses are read again when the item
+    runs). Frames: none, the files' images under ``image_root``, or (one poses file) a video or frame folder."""
+    from tracker.poses_input import read_untracked_poses
+
+    items = []
+    for path in paths:
+        untracked = read_untracked_poses(path)
+        count = len(untracked.file_names) if max_frames is None else min(max_frames, len(untracked.file_names))
+        source, fps = None, 0.0
+        if video is not None:
+            opened = open_source(video, count)
+            folder = getattr(opened, "source", opened)
+            source = tuple(folder.files[:count]) if hasattr(folder, "files") else Path(video)
+            fps = opened.info.fps
+        elif image_root is not None:
+            source = tuple(Path(image_root) / f for f in untracked.file_names[:count])
+        items.append(WorkItem(untracked.name, f"{untracked.name}.json", count, source,
+                              tuple(untracked.file_names[:count]), tuple(untracked.image_ids[:count]),
+                              tuple(untracked.is_labeled[:count]), fps=fps, max_frames=count, poses_file=path))
     return items
 
 

@@ -3,7 +3,7 @@
 ``open_stream(path, fmt)`` returns a writer for one sequence: ``add(frame)`` appends one ``FrameAnnotation``,
 ``close()`` publishes the finished file atomically under ``path``, ``abort()`` removes everything it wrote. Until
 ``close()`` the output folder holds only hidden temporary files (``.NAME.json.*.part``), so a crash or a SIGKILL
-never leaves a file that looks complete.
+never leaves a file that looks complete; a new writer of the same file removes such leftovers.
 
 The bytes are those :func:`pose.data.posetrack.write_sequence` writes for the whole sequence (each frame goes
 through the same ``to_posetrack18_dict`` / ``to_posetrack17_dict``, and ``json.dumps`` of a list is its items'
@@ -20,6 +20,7 @@ methods.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -54,6 +55,8 @@ class _StreamWriter:
         self.path = Path(path)
         self.name = name
         self.frames = 0
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.part"):
+            stale.unlink(missing_ok=True)  # left by an earlier write of this file that was killed
         self._temporaries: list[Path] = []
         self._body = self._open_temporary()
 
