@@ -1,16 +1,28 @@
-"""How long the PoseTrack evaluator takes: loading, cleanup + distances, AP, MOT.
+"""How long the PoseTrack evaluator takes against the official poseval: loading, cleanup + distances, AP, MOT.
 
-    python benchmarks/eval_speed.py [--sequences 50 --frames 100 --people 8] [--motmetrics] [--seed 0]
+    python benchmarks/eval_speed.py [--sequences 170 --frames 100 --people 8] [--seed 0] [--poseval DIR]
 
-Writes a synthetic set into a temporary folder through ``pose.data.posetrack``: people random-walking
-(17-joint skeletons with missing joints, head boxes, some unlabeled frames), predictions = noisy joints with
-scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``.
-``--motmetrics`` also times the MOT stage the way the official poseval runs it (one ``motmetrics.MOTAccumulator``
-per joint per sequence and ``metrics.compute``) and checks the counts agree.
+Writes a synthetic split (default: 170 sequences, PoseTrack 2018 val's size) into a temporary folder through
+``pose.data.posetrack``: people random-walking (17-joint skeletons with missing joints, head boxes, some unlabeled
+frames), predictions = noisy joints with scores, missed people, false positives and identity switches. Then times
+each stage of ``tracker.evaluate`` and the official tool on the same files:
+
+- the official poseval (``python -m poseval.evaluate -g GT/ -p PRED/ -e -t``), when a checkout of it is found beside
+  the project (``../poseval``, or ``--poseval DIR`` / ``$POSEVAL_DIR``): its wall time, and the largest difference
+  between its total_AP / total_MOT numbers and ours;
+- otherwise motmetrics as poseval drives it (one ``motmetrics.MOTAccumulator`` per joint per sequence, then
+  ``metrics.compute``), on our cleaned-up frames: only poseval's tracking stage, so the printed ratio is a lower
+  bound of the ratio to the whole official tool. Its counts are checked equal to ours.
+
+``--motmetrics`` runs the motmetrics stage even when poseval is found.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.eval_data import NUM_JOINTS  # noqa: E402
-from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
+from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts, zero_counts  # noqa: E402
 from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
@@ -107,15 +120,63 @@ def motmetrics_counts(prepared) -> MOTCounts:
     return MOTCounts(misses, switches, fps, objects, detections - switches, sum_d)
 
 
+def find_poseval(given: str | None) -> Path | None:
+    """A checkout of the official poseval (a folder holding ``poseval/evaluate.py``), or None."""
+    candidates = [given, os.environ.get("POSEVAL_DIR"), str(REPO.parent / "poseval")]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "poseval" / "evaluate.py").is_file():
+            return Path(candidate)
+    return None
+
+
+def run_poseval(checkout: Path, gt_dir: Path, pred_dir: Path, out_dir: Path) -> tuple[float, dict]:
+    """Wall seconds of the official evaluator (AP and tracking) and its total_*_metrics.json contents."""
+    command = [sys.executable, "-m", "poseval.evaluate", "-g", f"{gt_dir}/", "-p", f"{pred_dir}/", "-e", "-t",
+               "-o", str(out_dir)]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=checkout, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    numbers = {}
+    for name in ("total_AP_metrics.json", "total_MOT_metrics.json"):
+        numbers.update(json.loads((out_dir / name).read_text()))
+    return seconds, numbers
+
+
+def largest_difference(official: dict, ap_res, mot_res) -> float:
+    """Largest absolute difference between poseval's 16 numbers per metric (15 joints + total) and ours."""
+    ours = {"ap": (ap_res.ap, ap_res.totals["ap"]), "mota": (mot_res.mota, mot_res.totals["mota"]),
+            "motp": (mot_res.motp, mot_res.totals["motp"])}
+    worst = 0.0
+    for key, (per_joint, total) in ours.items():
+        theirs = np.asarray(official[key], np.float64)
+        mine = np.append(per_joint, total)
+        both = ~(np.isnan(theirs) & np.isnan(mine))
+        worst = max(worst, float(np.max(np.abs(theirs[both] - mine[both]), initial=0.0)))
+    return worst
+
+
+def cpu_flags() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    wanted = [f for f in flags if f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "fma")]
+    return f"{model}; {' '.join(wanted)}; {os.cpu_count()} cores"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sequences", type=int, default=50)
+    ap.add_argument("--sequences", type=int, default=170)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--people", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--motmetrics", action="store_true", help="also time the official motmetrics-based MOT stage")
+    ap.add_argument("--poseval", help="a checkout of the official poseval (default: ../poseval, $POSEVAL_DIR)")
+    ap.add_argument("--motmetrics", action="store_true", help="time the motmetrics stage even when poseval is found")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    checkout = find_poseval(args.poseval)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         gt_dir, pred_dir = Path(tmp, "gt"), Path(tmp, "pred")
@@ -126,7 +187,7 @@ def main(argv=None) -> int:
             gt, pred = make_sequence_pair(rng, 1000 + v, args.frames, args.people)
             write_sequence(gt, gt_dir / f"{gt.name}.json")
             write_sequence(pred, pred_dir / f"{pred.name}.json")
-        rows.append(("generate + write (not evaluation)", time.perf_counter() - t0))
+        generate = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         pairs = load_sequences(gt_dir, pred_dir)
@@ -139,25 +200,43 @@ def main(argv=None) -> int:
         rows.append(("AP", time.perf_counter() - t0))
         t0 = time.perf_counter()
         mot_res, _ = compute_mot(prepared)
-        rows.append(("MOT (tracker.eval_mot)", time.perf_counter() - t0))
-        if args.motmetrics:
+        rows.append(("MOT", time.perf_counter() - t0))
+        ours = sum(seconds for _, seconds in rows)
+        rows.append(("tracker.evaluate total", ours))
+
+        official = None
+        if checkout is not None:
+            seconds, numbers = run_poseval(checkout, gt_dir, pred_dir, Path(tmp, "poseval_out"))
+            official = ("official poseval (whole tool)", seconds)
+            difference = largest_difference(numbers, ap_res, mot_res)
+        if checkout is None or args.motmetrics:
             t0 = time.perf_counter()
             ref = motmetrics_counts(prepared)
-            rows.append(("MOT (motmetrics, as poseval)", time.perf_counter() - t0))
-            ours = sum((sequence_counts(s.frames, s.dists) for s in prepared), MOTCounts())
+            rows.append(("motmetrics as poseval drives it (MOT stage only)", time.perf_counter() - t0))
+            counts = sum((sequence_counts(s.frames, s.dists) for s in prepared), zero_counts())
             for field in ("misses", "switches", "false_positives", "objects", "matches"):
-                assert np.array_equal(getattr(ours, field), getattr(ref, field)), field
-            assert np.allclose(ours.sum_d_all_events, ref.sum_d_all_events)
+                assert np.array_equal(getattr(counts, field), getattr(ref, field)), field
+            assert np.allclose(counts.sum_d_all_events, ref.sum_d_all_events, rtol=0, atol=1e-9)
+            official = official or rows[-1]
 
     frames = sum(len(s.frames) for s in prepared)
-    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people "
-          f"({frames} labeled frames evaluated)")
-    print(f"{'stage':40s} {'seconds':>8s}")
-    for name, sec in rows:
-        print(f"{name:40s} {sec:8.2f}")
+    print(f"CPU: {cpu_flags()}")
+    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people ({frames} labeled frames "
+          f"evaluated; generated and written in {generate:.1f} s)")
+    print(f"{'stage':52s} {'seconds':>8s}")
+    for name, sec in rows + ([official] if official not in rows else []):
+        print(f"{name:52s} {sec:8.2f}")
     print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}")
-    if args.motmetrics:
-        print("motmetrics counts equal to tracker.eval_mot's: yes")
+    if checkout is not None:
+        print(f"official poseval at {checkout}: largest difference of its numbers from ours {difference:.2e}")
+        print(f"speed-up over the official poseval: {official[1] / ours:.1f}x")
+    if checkout is None or args.motmetrics:
+        print("motmetrics counts equal to tracker.evaluate's: yes")
+    if checkout is None:
+        print("the official poseval was not found beside the project (../poseval or --poseval DIR): compared with "
+              "its motmetrics stage alone")
+        print(f"speed-up over poseval's motmetrics stage alone (a lower bound of the whole tool's): "
+              f"{official[1] / ours:.1f}x")
     return 0
 
 
