@@ -23,7 +23,8 @@ from tracker.run_summary import SUMMARY_NAME
 
 OKS = ["--set", "association.similarity=oks", "--no-progress", "--quiet"]
 RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                  "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")
+                  "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_JOB_ID",
+                  "SLURM_TASKS_PER_NODE", "SLURM_NODEID")
 
 
 def _env(**extra) -> dict:
@@ -79,14 +80,16 @@ def test_a_folder_of_poses_files_is_one_work_list_with_components_built_once(dat
     assert summary["config_hash"] and "numpy" in summary["versions"]
 
 
-@pytest.mark.parametrize("world", [2, 3])
-def test_ranks_from_the_environment_do_each_item_once(dataset, single_run, tmp_path, monkeypatch, world):
+@pytest.mark.parametrize("launcher,world", [("torchrun", 2), ("torchrun", 3), ("slurm", 3)])
+def test_ranks_from_the_environment_do_each_item_once(dataset, single_run, tmp_path, monkeypatch, launcher, world):
     out = tmp_path / "out"
-    monkeypatch.setenv("WORLD_SIZE", str(world))
-    monkeypatch.setenv("TORCHELASTIC_RUN_ID", f"test-{world}")
-    for rank in [*range(1, world), 0]:  # rank 0 last: it waits for the others' summary files
-        monkeypatch.setenv("RANK", str(rank))
-        monkeypatch.setenv("LOCAL_RANK", str(rank))
+    names = {"torchrun": ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID"),
+             "slurm": ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_JOB_ID")}[launcher]
+    monkeypatch.setenv(names[1], str(world))
+    monkeypatch.setenv(names[3], f"test-{world}")
+    for rank in [*range(1, world), 0]:  # rank 0 last: without a process group it reads the others' summary files
+        monkeypatch.setenv(names[0], str(rank))
+        monkeypatch.setenv(names[2], str(rank))
         assert main(["--poses", str(dataset / "annotations"), "--out", str(out), *OKS]) == 0
     assert _files(out) == single_run
     items = json.loads((out / SUMMARY_NAME).read_text())["items"]
