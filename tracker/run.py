@@ -196,9 +196,9 @@ def item_detector(config: TrackConfig, item: WorkItem, shared: DetectionFile | N
     if config.detector.kind != "file":
         return None
     folder = Path(config.detector.path)
-    if folder.is_dir():
-        return DetectionFile(folder / f"{item.name}.json", config.detector.score_threshold, item.image_ids)
-    return shared.for_images(item.image_ids) if item.image_ids is not None else shared
+    detections = DetectionFile(folder / f"{item.name}.json", config.detector.score_threshold) if folder.is_dir() \
+        else shared
+    return detections.for_images(item.image_ids) if item.image_ids is not None else detections
 
 
 def _check_detections(config: TrackConfig, items: list[WorkItem]) -> DetectionFile | None:
