@@ -168,3 +168,23 @@ def test_format_2017_and_auto(dataset, tmp_path):
     auto = tmp_path / "auto"
     assert main(["--poses", str(poses), "--out", str(auto), *OKS]) == 0  # auto outside submission mode: 2018
     assert "images" in json.loads((auto / poses.name).read_text())
+
+
+def test_detection_folder_gives_each_item_its_own_boxes(dataset):
+    import numpy as np
+
+    from tracker.config import load_track_config
+    from tracker.detectors import parse_detector_spec
+    from tracker.run import item_detector
+    from tracker.types import Frame
+    from tracker.worklist import sequence_items
+
+    config = load_track_config("default")
+    config = config.replace(detector=parse_detector_spec(f"file:{dataset / 'detections'}", config.detector))
+    gt_file = sorted((dataset / "annotations").glob("*.json"))[2]
+    item = sequence_items([(gt_file, read_sequence(gt_file, role="gt"))], dataset)[0]
+    boxes = item_detector(config, item, None)(Frame(3, np.zeros((4, 4, 3), np.uint8)))
+    # the detection file holds frame-index ids; the sequence has poseval's ids: looked up by frame index
+    expected = [d for d in json.loads((dataset / "detections" / gt_file.name).read_text())
+                if d["image_id"] == 3 and d["score"] >= config.detector.score_threshold]
+    assert len(boxes) == len(expected) > 0
