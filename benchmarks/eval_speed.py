@@ -1,11 +1,14 @@
-"""How long the PoseTrack evaluator takes against the official poseval: loading, cleanup + distances, AP, MOT.
+"""How long the PoseTrack evaluator takes against the official poseval: loading, cleanup + distances, AP, MOT
+(and keypoint HOTA).
 
     python benchmarks/eval_speed.py [--sequences 170 --frames 100 --people 8] [--seed 0] [--poseval DIR]
+                                    [--motmetrics] [--format 21]
 
 Writes a synthetic split (default: 170 sequences, PoseTrack 2018 val's size) into a temporary folder through
 ``pose.data.posetrack``: people random-walking (17-joint skeletons with missing joints, head boxes, some unlabeled
 frames), predictions = noisy joints with scores, missed people, false positives and identity switches. Then times
-each stage of ``tracker.evaluate`` and the official tool on the same files:
+each stage of ``tracker.evaluate`` (keypoint HOTA, ``tracker.eval.hota``, too; ``--format 21`` writes and reads the
+set as PoseTrack21 files) and the official tool on the same files:
 
 - the official poseval (``python -m poseval.evaluate -g GT/ -p PRED/ -e -t``), when a checkout of it is found beside
   the project (``../poseval``, or ``--poseval DIR`` / ``$POSEVAL_DIR``): its wall time, and the largest difference
@@ -14,7 +17,8 @@ each stage of ``tracker.evaluate`` and the official tool on the same files:
   ``metrics.compute``), on our cleaned-up frames: only poseval's tracking stage, so the printed ratio is a lower
   bound of the ratio to the whole official tool. Its counts are checked equal to ours.
 
-``--motmetrics`` runs the motmetrics stage even when poseval is found.
+The speed-up compares what poseval computes (load, cleanup, AP, MOT; not HOTA). ``--motmetrics`` runs the
+motmetrics stage even when poseval is found.
 """
 from __future__ import annotations
 
@@ -36,9 +40,10 @@ sys.path.insert(0, str(REPO))
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
-from tracker.eval_data import NUM_JOINTS  # noqa: E402
-from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts, zero_counts  # noqa: E402
-from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval import pt21  # noqa: E402
+from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval.data import NUM_JOINTS  # noqa: E402
+from tracker.eval.mot import MOTCounts, frame_joint_inputs, sequence_counts, zero_counts  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
 _TEMPLATE = {
@@ -155,15 +160,16 @@ def largest_difference(official: dict, ap_res, mot_res) -> float:
     return worst
 
 
-def cpu_flags() -> str:
+def cpu_summary() -> str:
+    """CPU model, core count and the SIMD flags that matter to numpy / scipy, from /proc/cpuinfo."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return platform.processor() or "unknown"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    wanted = [f for f in flags if f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "fma")]
-    return f"{model}; {' '.join(wanted)}; {os.cpu_count()} cores"
+        return "unknown (no /proc/cpuinfo)"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return f"{model}, {os.cpu_count()} logical cores, flags {' '.join(simd) or 'none of avx2/avx512'}"
 
 
 def main(argv=None) -> int:
@@ -174,10 +180,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--poseval", help="a checkout of the official poseval (default: ../poseval, $POSEVAL_DIR)")
     ap.add_argument("--motmetrics", action="store_true", help="time the motmetrics stage even when poseval is found")
+    ap.add_argument("--format", choices=("2018", "21"), default="2018",
+                    help="file format of the generated set; 21: PoseTrack21 files, evaluated as the PoseTrack21 kit "
+                         "frames them (the kit's mAP as AP, poseval's MOT on the same files)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    checkout = find_poseval(args.poseval)
-    rows = []
+    checkout = find_poseval(args.poseval) if args.format == "2018" else None
+    rows, extra = [], []
     with tempfile.TemporaryDirectory() as tmp:
         gt_dir, pred_dir = Path(tmp, "gt"), Path(tmp, "pred")
         gt_dir.mkdir()
@@ -185,24 +194,32 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         for v in range(args.sequences):
             gt, pred = make_sequence_pair(rng, 1000 + v, args.frames, args.people)
-            write_sequence(gt, gt_dir / f"{gt.name}.json")
-            write_sequence(pred, pred_dir / f"{pred.name}.json")
+            write_sequence(gt, gt_dir / f"{gt.name}.json", args.format)
+            write_sequence(pred, pred_dir / f"{pred.name}.json", args.format)
         generate = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        pairs = load_sequences(gt_dir, pred_dir)
+        pairs = pt21.load_pairs(gt_dir, pred_dir) if args.format == "21" else load_sequences(gt_dir, pred_dir)
         rows.append(("load (read + validate JSON)", time.perf_counter() - t0))
         t0 = time.perf_counter()
         prepared = prepare_sequences(pairs)
-        rows.append(("cleanup + distances", time.perf_counter() - t0))
+        rows.append(("cleanup + distances (poseval frames)", time.perf_counter() - t0))
+        kit_prepared = None
+        if args.format == "21":
+            t0 = time.perf_counter()
+            kit_prepared = pt21.kit_prepare(pairs)
+            rows.append(("cleanup + distances (PoseTrack21 kit frames)", time.perf_counter() - t0))
         t0 = time.perf_counter()
-        ap_res, _ = compute_ap(prepared)
-        rows.append(("AP", time.perf_counter() - t0))
+        ap_res, _ = compute_ap(kit_prepared if args.format == "21" else prepared)
+        rows.append(("AP" + (" (kit mAP)" if args.format == "21" else ""), time.perf_counter() - t0))
         t0 = time.perf_counter()
         mot_res, _ = compute_mot(prepared)
-        rows.append(("MOT", time.perf_counter() - t0))
+        rows.append(("MOT (tracker.eval.mot)", time.perf_counter() - t0))
         ours = sum(seconds for _, seconds in rows)
-        rows.append(("tracker.evaluate total", ours))
+        rows.append(("tracker.evaluate, what poseval computes", ours))
+        t0 = time.perf_counter()
+        hota_res, _ = pt21.compute_hota(kit_prepared if kit_prepared is not None else pt21.kit_prepare(pairs))
+        extra.append(("keypoint HOTA (19 alphas x 15 joints, kit frames)", time.perf_counter() - t0))
 
         official = None
         if checkout is not None:
@@ -212,27 +229,31 @@ def main(argv=None) -> int:
         if checkout is None or args.motmetrics:
             t0 = time.perf_counter()
             ref = motmetrics_counts(prepared)
-            rows.append(("motmetrics as poseval drives it (MOT stage only)", time.perf_counter() - t0))
+            motmetrics_row = ("motmetrics as poseval drives it (MOT stage only)", time.perf_counter() - t0)
+            extra.append(motmetrics_row)
             counts = sum((sequence_counts(s.frames, s.dists) for s in prepared), zero_counts())
             for field in ("misses", "switches", "false_positives", "objects", "matches"):
                 assert np.array_equal(getattr(counts, field), getattr(ref, field)), field
             assert np.allclose(counts.sum_d_all_events, ref.sum_d_all_events, rtol=0, atol=1e-9)
-            official = official or rows[-1]
+            official = official or motmetrics_row
+        elif official is not None:
+            extra.append(official)
 
     frames = sum(len(s.frames) for s in prepared)
-    print(f"CPU: {cpu_flags()}")
-    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people ({frames} labeled frames "
-          f"evaluated; generated and written in {generate:.1f} s)")
+    print(f"CPU: {cpu_summary()}")
+    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people, PoseTrack {args.format} files "
+          f"({frames} labeled frames evaluated; generated and written in {generate:.1f} s)")
     print(f"{'stage':52s} {'seconds':>8s}")
-    for name, sec in rows + ([official] if official not in rows else []):
+    for name, sec in rows + extra:
         print(f"{name:52s} {sec:8.2f}")
-    print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}")
+    print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}  "
+          f"HOTA {100 * hota_res.alpha_mean['HOTA'][-1]:.1f}")
+    if checkout is None or args.motmetrics:
+        print("motmetrics counts equal to tracker.eval.mot's: yes")
     if checkout is not None:
         print(f"official poseval at {checkout}: largest difference of its numbers from ours {difference:.2e}")
         print(f"speed-up over the official poseval: {official[1] / ours:.1f}x")
-    if checkout is None or args.motmetrics:
-        print("motmetrics counts equal to tracker.evaluate's: yes")
-    if checkout is None:
+    else:
         print("the official poseval was not found beside the project (../poseval or --poseval DIR): compared with "
               "its motmetrics stage alone")
         print(f"speed-up over poseval's motmetrics stage alone (a lower bound of the whole tool's): "

@@ -10,7 +10,8 @@
 Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH`` (``file:FOLDER``: ``FOLDER/<name>.json``
 per video), ``--pose-model NAME``, ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``,
 ``--config PATH_OR_NAME`` (``configs/track/``), ``--set section.key=value`` (repeatable), ``--overlay``
-(``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``, ``--format auto|2017|2018``, ``--resume``.
+(``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``, ``--format auto|2017|2018|21`` (``auto``: the ground truth's
+format in submission mode, else 2018), ``--resume``.
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
 ``output.joint_score_threshold`` are written absent (0, 0, 0). Each item's file is streamed to a hidden temporary
@@ -28,8 +29,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from flow.errors import FlowError
 from pose.checkpoints import CheckpointError
 from pose.config import ConfigError
@@ -37,15 +36,15 @@ from pose.data.posetrack import PoseTrackFormatError, read_sequence
 from pose.keypoints import POSETRACK18
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.components import PipelineError, build_components
+from tracker.pipeline import track
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
-from tracker.overlay import OverlayError
+from tracker.viz.overlay import OverlayError
 from tracker.ranks import Collector, RankError, rank_device, rank_info, rank_threads
 from tracker.run_summary import RunSummary, config_hash, timing_table, warn_if_config_changed
 from tracker.runner import run_items
 from tracker.sinks import FORMATS, OverlaySink, PoseTrackSink
 from tracker.timing import StageTimer
-from tracker.types import Frame
 from tracker.video import VideoError
 from tracker.worklist import (WorkItem, expand_inputs, expand_poses, poses_items, sequence_items, shard,
                               video_items)
@@ -76,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "quoted globs or text lists)")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
-                        help="PoseTrack format of the predictions (auto: the ground truth's in submission mode, "
-                             "else 2018)")
+                        help="PoseTrack format of the predictions: 2017, 2018 or 21 (PoseTrack21); auto: each "
+                             "ground-truth file's in submission mode, else 2018")
     parser.add_argument("--resume", action="store_true",
                         help="skip the items whose prediction is already in --out and reads back valid")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames of each video")
@@ -147,7 +146,7 @@ def _overlay_sink(args, out: Path, config: TrackConfig, timer: StageTimer) -> Ov
         if args.panels:
             raise OutputError("--panels draws on the overlay; add --overlay or --debug-frames DIR")
         return None
-    from tracker.render import RenderOptions
+    from tracker.viz.render import RenderOptions
 
     flow_panel, heatmap_id = parse_panels(args.panels)
     options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,
@@ -175,9 +174,7 @@ def plan(args) -> tuple[list[WorkItem], str]:
         root = Path(args.images)
         if not root.is_dir():
             raise VideoError(f"image root {root} does not exist; give the folder the GT file_names are relative to")
-        if fmt == "auto":  # the ground truth's format (2017 only when every file is)
-            fmt = "2017" if all(gt.source_format == "2017" for _, gt in sequences) else "2018"
-        return sequence_items(sequences, root, args.max_frames), fmt
+        return sequence_items(sequences, root, args.max_frames), fmt  # auto: each sequence's ground truth's
     fmt = "2018" if fmt == "auto" else fmt
     if args.poses:
         videos = expand_inputs(args.video) if args.video else []
@@ -273,14 +270,10 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer) -> list[
         if item.poses_file is not None:
             given = to_poses(read_untracked_poses(item.poses_file), config.flow.box_extend)[:item.frames]
         detector = (item_detector(config, item, shared) or parts.detector) if not tracking_only else None
-        tracker = Tracker.from_components(
-            config, Components(detector, parts.pose_estimator, parts.flow_estimator, parts.layout), timer,
-            keep_flow=panels is not None and panels.flow_panel != "none",
-            keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0)
-        frames = item.open()
-        if frames is None:  # tracking-only mode without frames: blank stand-ins carry the frame index
-            frames = [Frame(i, np.zeros((1, 1, 3), np.uint8), item.name) for i in range(len(given))]
-        return run_frames(tracker, frames, given)
+        return track(item.open(), config, detector=detector, pose_estimator=parts.pose_estimator,
+                     flow_estimator=parts.flow_estimator, layout=parts.layout, poses=given, timer=timer,
+                     keep_flow=panels is not None and panels.flow_panel != "none",
+                     keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
 
     report = run_items(share, track_item, sinks, summary, args.resume, not args.no_progress)
     if report.skipped:

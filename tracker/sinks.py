@@ -8,7 +8,7 @@ A sink follows one small protocol, so the run loop (``tracker.run``) treats all 
     sink.abort()            # the item failed or was interrupted: remove what was written for it
 
 A sink keeps no per-frame arrays for the whole item: ``PoseTrackSink`` streams every frame into a hidden temporary
-file that becomes ``OUT/<item output name>`` in ``finish()`` (``pose.data.posetrack_stream``), so memory is flat
+file that becomes ``OUT/<item output name>`` in ``finish()`` (``pose.data.posetrack.stream``), so memory is flat
 whatever the length of the video, and an interrupted item leaves no file that looks complete.
 """
 from __future__ import annotations
@@ -17,14 +17,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pose.data.posetrack import PoseTrackFormatError, posetrack_image_id, sequence_from_arrays
-from pose.data.posetrack_stream import WRITERS, open_stream
+from pose.data.posetrack.stream import WRITERS, open_stream
 from tracker.types import TrackedFrame
 
 FORMATS = tuple(WRITERS)  # the PoseTrack formats a prediction can be written in
 
 
 class PoseTrackSink:
-    """PoseTrack predictions of each item, streamed to ``out / item.output`` in format ``fmt`` ("2018", "2017").
+    """PoseTrack predictions of each item, streamed to ``out / item.output`` in format ``fmt`` ("2018", "2017",
+    "21", or "auto": the item's ground truth's format, else 2018).
 
     Per frame: the item's file name, image id and ``is_labeled`` (``WorkItem.frame_entry``), the poses with joints
     scoring below ``joint_threshold`` written absent. The file equals what ``pose.data.posetrack.write_sequence``
@@ -32,8 +33,8 @@ class PoseTrackSink:
     """
 
     def __init__(self, out: str | Path, fmt: str = "2018", joint_threshold: float = 0.0):
-        if fmt not in WRITERS:
-            raise ValueError(f"unknown PoseTrack format {fmt!r}; use one of {', '.join(WRITERS)}")
+        if fmt not in WRITERS and fmt != "auto":
+            raise ValueError(f"unknown PoseTrack format {fmt!r}; use auto or one of {', '.join(WRITERS)}")
         self.out = Path(out)
         self.fmt = fmt
         self.joint_threshold = joint_threshold
@@ -42,7 +43,8 @@ class PoseTrackSink:
 
     def start(self, item) -> None:
         self._item = item
-        self._writer = open_stream(self.out / item.output, item.name, self.fmt)
+        fmt = self.fmt if self.fmt != "auto" else (item.source_format or "2018")
+        self._writer = open_stream(self.out / item.output, item.name, fmt)
 
     def add(self, tracked: TrackedFrame, frame=None) -> None:
         index = self._writer.frames
@@ -103,7 +105,7 @@ def write_tracked(frames: Iterable[TrackedFrame], path: str | Path, name: str | 
 class OverlaySink:
     """Debugging overlays of each item: ``OUT/<name>_overlay.mp4`` and/or one PNG per frame in ``frames_root/<name>``.
 
-    options: ``tracker.render.RenderOptions`` (the frame rate is the item's); timer: the run's ``StageTimer`` (the
+    options: ``tracker.viz.render.RenderOptions`` (the frame rate is the item's); timer: the run's ``StageTimer`` (the
     overlay time is its ``overlay`` stage, the frame rate drawn is the run's).
     """
 
@@ -118,7 +120,7 @@ class OverlaySink:
     def start(self, item) -> None:
         from dataclasses import replace
 
-        from tracker.overlay import OverlayWriter
+        from tracker.viz.overlay import OverlayWriter
 
         self._writer = OverlayWriter(replace(self.options, video_fps=item.fps),
                                      video_path=self.out / f"{item.name}_overlay.mp4" if self.video else None,

@@ -34,7 +34,8 @@ class WorkItem:
     truth's; None: ``images/<name>/<frame:06d>.jpg`` for a video, ``images/<name>/<file>`` for frame files,
     poseval's image id or the frame index, labelled); reference: the ground-truth file the prediction must
     match (submission mode) or None; fps: the video's frame rate (0 where unknown); max_frames: where a video is
-    cut (``--max-frames``); poses_file: tracking-only mode, the file of untracked poses (read when the item runs).
+    cut (``--max-frames``); poses_file: tracking-only mode, the file of untracked poses (read when the item runs);
+    source_format: the PoseTrack format of its ground truth ("2017", "2018", "21"; "" without one).
     """
 
     name: str
@@ -48,6 +49,7 @@ class WorkItem:
     fps: float = 0.0
     max_frames: int | None = None
     poses_file: Path | None = None
+    source_format: str = ""
 
     def frame_entry(self, index: int) -> tuple[str, int | None, bool]:
         """(file name, image id or None for the default, is_labeled) of frame ``index``."""
@@ -149,7 +151,8 @@ def sequence_items(sequences: list[tuple[Path, object]], image_root: Path, max_f
         frames = gt.frames[:max_frames] if max_frames else gt.frames
         items.append(WorkItem(gt.name, path.name, len(frames), tuple(image_root / f.file_name for f in frames),
                               tuple(f.file_name for f in frames), tuple(f.image_id for f in frames),
-                              tuple(bool(f.is_labeled) for f in frames), None if max_frames else path))
+                              tuple(bool(f.is_labeled) for f in frames), None if max_frames else path,
+                              source_format=gt.source_format))
     return items
 
 
