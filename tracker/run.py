@@ -238,8 +238,15 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
     timer = StageTimer()
     written: list[Path] = []
     try:
-        if share:
-            written = _track_share(args, config, out, share, fmt, shared, summary, timer)
+        try:
+            if share:
+                written = _track_share(args, config, out, share, fmt, shared, summary, timer)
+        except BaseException as error:
+            if info.world_size > 1:  # rank 0 may be waiting for this rank's part: say why it stopped
+                summary.failed = str(error) or type(error).__name__
+                summary.stages, summary.wall = dict(timer.seconds), timer.wall
+                summary.write(finished=True)
+            raise
         summary.stages, summary.wall = dict(timer.seconds), timer.wall
         summary.write(finished=True)
         parts = collector.gather(summary.part(finished=True))

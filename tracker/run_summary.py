@@ -89,6 +89,7 @@ class RunSummary:
     stages: dict = field(default_factory=dict)
     wall: float = 0.0
     previous: list[dict] = field(default_factory=list)
+    failed: str = ""  # why this rank stopped early, if it did
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -108,7 +109,7 @@ class RunSummary:
 
     def part(self, finished: bool = False) -> dict:
         return {"run_id": self.run_id, "rank": self.rank, "finished": finished, "items": self.items,
-                "stages": self.stages, "wall": self.wall}
+                "stages": self.stages, "wall": self.wall, "failed": self.failed}
 
     def write(self, finished: bool = False) -> None:
         if self.world_size == 1:
@@ -149,6 +150,8 @@ def timing_table(parts: list[dict]) -> str:
         if part.get("missing"):
             lines.append(f"{part['rank']:<6} (no report: the rank failed or was stopped)")
             continue
+        if part.get("failed"):
+            lines.append(f"{part['rank']:<6} stopped early: {part['failed']}")
         frames = sum(i["frames"] for i in part["items"])
         seconds = part.get("wall", 0.0)
         total_frames += frames

@@ -77,3 +77,13 @@ def test_output_is_done_reads_back_and_compares_images(tmp_path):
     assert not output_is_done(path, other)  # made with other images (e.g. another --max-frames)
     path.write_text(path.read_text()[:-40])  # a damaged file is redone
     assert not output_is_done(path, item)
+
+
+def test_a_rank_that_stopped_early_is_named_in_the_table(tmp_path):
+    rank1 = RunSummary(tmp_path, 1, 2, "h", run_id="launch-2")
+    rank1.failed = "image 000003.jpg does not exist"
+    rank1.write(finished=True)
+    rank0 = RunSummary(tmp_path, 0, 2, "h", run_id="launch-2")
+    part = rank0.read_part(1)  # a finished part: rank 0 stops waiting for it
+    assert part["failed"] == rank1.failed
+    assert "1      stopped early: image 000003.jpg does not exist" in timing_table([rank0.part(True), part])
