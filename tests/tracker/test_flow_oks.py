@@ -32,8 +32,8 @@ def _steps(scene: Scene, similarity: str):
 
 def test_flow_oks_compares_with_frame_t_minus_1_only():
     scene = _hidden_for_one_frame()
-    flow_ids = [ids for ids, _, _ in _steps(scene, "flow_oks")]
-    multi_ids = [ids for ids, _, _ in _steps(scene, "multi_flow_oks")]
+    flow_ids = [step.track_ids for step in _steps(scene, "flow_oks")]
+    multi_ids = [step.track_ids for step in _steps(scene, "multi_flow_oks")]
     assert ids_by_person(flow_ids, scene.person_numbers()) == {0: {0, 2}, 1: {1}}   # new id after the gap
     assert ids_by_person(multi_ids, scene.person_numbers()) == {0: {0}, 1: {1}}     # memory bridges it
 
@@ -42,17 +42,17 @@ def test_flow_oks_candidates_are_the_previous_poses_moved_by_flow():
     scene = _hidden_for_one_frame()
     steps = _steps(scene, "flow_oks")
     for t in (1, 3, 4):
-        _, _, candidates = steps[t]
+        candidates = steps[t].candidates
         previous = poses_with_boxes(*scene.poses(t - 1)[:2])
         moved, moved_scores = propagate_keypoints(previous.keypoints, scene.flow(t - 1), previous.scores)
         np.testing.assert_allclose(candidates.keypoints, moved)
         np.testing.assert_allclose(candidates.scores, moved_scores)
     # frame 3: only person 1 was in frame 2, so only its moved pose is a candidate ...
-    assert len(steps[3][2]) == 1
+    assert len(steps[3].candidates) == 1
     # ... and the exact flow puts it on person 1's frame-3 pose: S_flow = OKS = 1
     current = poses_with_boxes(*scene.poses(3)[:2])
-    similarity = pose_similarity(current, steps[3][2], "flow_oks", POSETRACK18.sigmas, joint_threshold=0.4)
+    similarity = pose_similarity(current, steps[3].candidates, "flow_oks", POSETRACK18.sigmas, joint_threshold=0.4)
     np.testing.assert_allclose(similarity[1, 0], 1.0)
     # multi-frame flow OKS compares with every stored pose of frames 0-2, each moved to frame 3: person 0's of
     # frames 0 and 1 and person 1's of frames 0, 1 and 2
-    assert len(_steps(scene, "multi_flow_oks")[3][2]) == 5
+    assert len(_steps(scene, "multi_flow_oks")[3].candidates) == 5
