@@ -206,10 +206,11 @@ def _mean_kept_score(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
-    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
-    import pose
+    """The top-down estimator of ``config.pose`` (HRNet, or an ``.onnx`` model through ONNX Runtime) and its keypoint
+    layout name."""
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
+    from pose.runtime import load_runner
 
     cfg = config.pose
     if not cfg.weights:
@@ -217,9 +218,9 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
                             "'random' runs untrained weights, for testing only)")
     pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
     weights = None if cfg.weights == "random" else cfg.weights
-    model = pose.build_model(pose_config, weights=weights, device=device)
+    runner = load_runner(pose_config, weights, device)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
-    estimator = TopDownPoseEstimator(model, pose_config, device, flip_test=cfg.flip_test, **options)
+    estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, **options)
     layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
     return estimator, get_layout(layout).name
 
