@@ -13,7 +13,8 @@ Precisions: ``fp32``, ``bf16``, ``fp16``, ``int8`` (post-training static quantis
    ``auto`` takes the first native precision of :data:`AUTO_ORDER` (fastest first, each one's accuracy checked by
    ``benchmarks/precision_accuracy.py``); a precision the device does not do natively is a
    :class:`PrecisionError` naming the missing flags. The runtime, when not given, is the first installed one
-   of :data:`RUNTIME_ORDER` for that precision: the fastest measured by ``benchmarks/pose_speed.py``.
+   of :data:`RUNTIME_ORDER` for that precision: the fastest measured by ``benchmarks/pose_speed.py``; except that
+   ``fp32`` asked for by name keeps a PyTorch model in PyTorch (the reference numbers, no export step).
 """
 from __future__ import annotations
 
@@ -172,6 +173,10 @@ def resolve_precision(precision: str = AUTO, runtime: str = AUTO, abilities: Dev
     if precision not in abilities.native:
         raise PrecisionError(_not_native_message(precision, abilities))
     reason = f"asked for; native: {abilities.why(precision)}"
+    if precision == "fp32" and runtime == AUTO and not onnx_model and "pytorch" in runtimes_for("fp32"):
+        # fp32 asked for by name: the PyTorch model itself, the reference numbers, no export (see RUNTIME_ORDER
+        # for faster fp32 runtimes; --runtime openvino takes them)
+        return PrecisionChoice("fp32", "pytorch", "asked for: the PyTorch reference path")
     return _with_runtime(precision, runtime, runtimes_for(precision), reason,
                          RUNTIME_ORDER[abilities.kind][precision], available)
 

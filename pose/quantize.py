@@ -111,7 +111,6 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, inputs: np.ndarra
             str(prepared), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=_output_node(model),
-            extra_options={"CalibMaxIntermediateOutputs": 4},   # bounded memory while calibrating
         )
         os.replace(partial, out_path)
     return out_path

@@ -58,6 +58,9 @@ def test_runtime_choice_and_its_errors():
         resolve_precision("fp32", "openvino", amx, ("pytorch",))
     with pytest.raises(PrecisionError, match="precision 'double' is not one of auto, fp32"):
         resolve_precision("double", abilities=amx)
+    # fp32 by name keeps the PyTorch reference path; auto that lands on fp32 takes the fastest runtime
+    assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES).runtime == "pytorch"
+    assert resolve_precision("fp32", "openvino", amx, ALL_RUNTIMES).runtime == "openvino"
     # an ONNX model cannot run in PyTorch: auto skips it
     assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).runtime == "openvino"
 

@@ -210,7 +210,7 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
     layout name."""
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
-    from pose.runtime import load_runner
+    from pose.runtime_choice import load_precision_runner
 
     cfg = config.pose
     if not cfg.weights:
@@ -218,9 +218,12 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
                             "'random' runs untrained weights, for testing only)")
     pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
     weights = None if cfg.weights == "random" else cfg.weights
-    runner = load_runner(pose_config, weights, device)
+    inference = config.inference
+    runner, choice = load_precision_runner(pose_config, weights, device, inference.precision, inference.runtime,
+                                           threads=inference.threads)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
     estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, **options)
+    estimator.choice = choice
     layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
     return estimator, get_layout(layout).name
 
@@ -251,6 +254,20 @@ def _resolve(config, overrides: dict) -> TrackConfig:
         else:
             flat[key.replace("__", ".")] = value
     return load_track_config(config, flat)
+
+
+def describe_precision(parts: "Components") -> list[str]:
+    """One line per network stage: the precision and runtime it runs in and why (run header, timing table)."""
+    lines = []
+    choice = getattr(parts.pose_estimator, "choice", None)
+    if choice is not None:
+        name = getattr(getattr(parts.pose_estimator, "config", None), "name", "")
+        lines.append(f"pose network {name}: {choice.describe()}")
+    for stage, component in (("detector", parts.detector), ("flow", parts.flow_estimator)):
+        note = getattr(component, "precision_note", "")
+        if note:
+            lines.append(f"{stage}: {note}")
+    return lines
 
 
 @dataclass
@@ -299,7 +316,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
           pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
           timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
-          image_ids: list | None = None,
+          image_ids: list | None = None, precision: str | None = None, runtime: str | None = None,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -314,6 +331,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     poses: tracking-only mode, the poses of every frame (a sequence of ``Poses``, layout ``layout``, default
     posetrack18): no detection or pose estimation, only (flow) association.
     image_ids: a detection file's image ids in frame order (submission mode).
+    precision / runtime: ``inference.precision`` (auto, fp32, bf16, fp16, int8) and ``inference.runtime`` of the
+    pose network built from the config (``pose.precision``).
     timer: a ``StageTimer`` that receives the per-stage seconds.
 
     Components are built and the source opened when this is called, so configuration errors surface here;
@@ -321,6 +340,9 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     """
     if isinstance(detector, dict):  # detector={...} is the config section, as the other sections
         overrides["detector"], detector = detector, None
+    for key, value in (("precision", precision), ("runtime", runtime)):
+        if value is not None:
+            overrides[f"inference__{key}"] = value
     config = _resolve(config, overrides)
     frames = None if source is None else open_source(source, max_frames)
     config, parts = build_components(config, detector=detector, pose_estimator=pose_estimator,

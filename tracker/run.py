@@ -34,10 +34,13 @@ from pose.data.posetrack import (
     sequence_from_arrays,
     write_sequence,
 )
+from pose.export import ExportError
 from pose.keypoints import POSETRACK18
+from pose.precision import PrecisionError
+from pose.quantize import QuantizeError
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.pipeline import Components, PipelineError, Tracker, build_components, describe_precision, run_frames
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
 from tracker.overlay import OverlayError
 from tracker.timing import StageTimer
@@ -50,7 +53,8 @@ class OutputError(ValueError):
 
 
 USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
-               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError)
+               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError, PrecisionError,
+               QuantizeError, ExportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                ".onnx pose model (with --pose-model, the config describing it)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
     parser.add_argument("--device", help="cpu, cuda or cuda:N")
+    parser.add_argument("--precision", help="auto, fp32, bf16, fp16 or int8: number format of the pose network "
+                                            "(auto: the fastest this device does natively)")
+    parser.add_argument("--runtime", help="auto, pytorch, onnxruntime or openvino: what runs the pose network")
     parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set association.memory=5 (repeatable)")
@@ -88,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args) -> TrackConfig:
     """The track config with the CLI flags applied (flags override ``--set``, which overrides the YAML)."""
     overrides = list(args.set)
-    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device"}
+    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device",
+                 "precision": "inference.precision", "runtime": "inference.runtime"}
     for flag, key in flag_keys.items():
         value = getattr(args, flag)
         if value is not None:
@@ -194,7 +202,7 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
         untracked = read_untracked_poses(args.poses)
         given = to_poses(untracked, config.flow.box_extend)
     config, parts = build_components(config, tracking_only=given is not None)
-    timer = StageTimer()
+    timer = _start_timer(parts, args)
     overlay = _overlay_writer(args, out, info.name, info.fps, config)
     panels = overlay.options if overlay is not None else None
     tracker = Tracker.from_components(config, parts, timer,
@@ -236,7 +244,7 @@ def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
     if args.images:
         frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
     config, parts = build_components(config, tracking_only=True, has_frames=frames is not None)
-    timer = StageTimer()
+    timer = _start_timer(parts, args)
     tracker = Tracker.from_components(config, parts, timer)
     if frames is None:
         blank = np.zeros((1, 1, 3), np.uint8)
@@ -270,7 +278,7 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
     if config.detector.kind == "file":
         detector = DetectionFile(config.detector.path, config.detector.score_threshold)
     config, parts = build_components(config, detector=detector)
-    timer = StageTimer()
+    timer = _start_timer(parts, args)
     written: list[Path] = []
     staged: list[tuple[Path, object]] = []
     for path, gt in sequences:
@@ -293,6 +301,15 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
         written.append(target)
     _report(timer, written, args)
     return written
+
+
+def _start_timer(parts: Components, args) -> StageTimer:
+    """The run's timer, its notes saying which precision each network runs in (also printed now, the run header)."""
+    timer = StageTimer()
+    timer.notes = describe_precision(parts)
+    if timer.notes and not args.quiet:
+        print("\n".join(timer.notes), file=sys.stderr, flush=True)
+    return timer
 
 
 def _report(timer: StageTimer, files: list[Path], args) -> None:
