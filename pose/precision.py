@@ -132,9 +132,13 @@ def device_abilities(device: str = "cpu", cpu_flags: Iterable[str] | None = None
     return cuda_abilities(device) if str(device).startswith("cuda") else cpu_abilities(cpu_flags)
 
 
-def installed_runtimes() -> tuple[str, ...]:
-    """The runtimes whose Python package is importable here."""
-    return tuple(r for r, package in RUNTIME_PACKAGES.items() if importlib.util.find_spec(package) is not None)
+def installed_runtimes(export: bool = False) -> tuple[str, ...]:
+    """The runtimes whose Python package is importable here; with ``export`` (a PyTorch model that the ONNX
+    runtimes get through ``pose.export``) those need the ``onnx`` and ``onnxscript`` packages too."""
+    found = tuple(r for r, package in RUNTIME_PACKAGES.items() if importlib.util.find_spec(package) is not None)
+    if export and any(importlib.util.find_spec(package) is None for package in ("onnx", "onnxscript")):
+        found = tuple(r for r in found if r == "pytorch")
+    return found
 
 
 def check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -154,7 +158,7 @@ def resolve_precision(precision: str = AUTO, runtime: str = AUTO, abilities: Dev
     precision = check_choice(precision, PRECISIONS, "precision")
     runtime = check_choice(runtime, RUNTIMES, "runtime")
     abilities = abilities or cpu_abilities()
-    available = tuple(installed_runtimes() if available is None else available)
+    available = tuple(installed_runtimes(export=not onnx_model) if available is None else available)
     if onnx_model:
         available = tuple(r for r in available if r != "pytorch")
 

@@ -79,7 +79,7 @@ def _output_node(model) -> list[str]:
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, inputs: np.ndarray, batch: int = 8,
                   input_name: str | None = None) -> Path:
     """Write the int8 QDQ model of ``fp32_path`` to ``out_path``, calibrated on ``inputs`` (prepared network
-    inputs, batch first; fed ``batch`` at a time)."""
+    inputs, batch first; fed ``batch`` at a time, or the model's own batch size when it is fixed)."""
     try:
         import onnx
         from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
@@ -90,7 +90,10 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, inputs: np.ndarra
                             f"pip install 'posetrack[fast]' or use another --precision") from None
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
-    name = input_name or onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
+    first = onnx.load(str(fp32_path), load_external_data=False).graph.input[0]
+    name = input_name or first.name
+    fixed = first.type.tensor_type.shape.dim[0].dim_value if first.type.tensor_type.shape.dim else 0
+    batch = fixed or batch    # a model with a fixed batch (MoveNet: 1) is calibrated at that batch
 
     class Reader(CalibrationDataReader):
         def __init__(self):
