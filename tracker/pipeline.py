@@ -27,6 +27,7 @@ from pose.keypoints import POSETRACK18, get_layout
 from tracker.associate import FLOW_SIMILARITIES, Associator
 from tracker.config import TrackConfig, load_track_config
 from tracker.heads import to_posetrack18
+from tracker.stage_precision import follow_precision
 from tracker.timing import StageTimer
 from tracker.types import SOURCE_PROPAGATED, Boxes, Frame, Poses, TrackedFrame
 from tracker.video import open_source
@@ -301,6 +302,12 @@ def build_components(config: TrackConfig, *, detector: Detector | str | None = N
                             f"flow; give the video, or set association.similarity to oks or box_iou")
     if flow_estimator is None and needs_flow:  # first: the quickest to build, so a bad name fails fast
         flow_estimator = build_flow_estimator(config, config.device)
+    if not tracking_only and pose_estimator is None:  # a precision the device cannot run fails before any build
+        from pose.precision import device_abilities, resolve_precision
+        from pose.runtime import is_onnx_path
+
+        resolve_precision(config.inference.precision, config.inference.runtime, device_abilities(config.device),
+                          onnx_model=is_onnx_path(config.pose.weights))
     if not tracking_only:
         if detector is None:
             detector = build_detector(config.detector, config.device, image_ids)
@@ -309,6 +316,7 @@ def build_components(config: TrackConfig, *, detector: Detector | str | None = N
         elif layout is None:
             raise PipelineError("a custom pose_estimator needs layout= (its keypoint layout, e.g. coco17)")
     layout = get_layout(layout or POSETRACK18.name).name
+    follow_precision(getattr(pose_estimator, "choice", None), config.device, detector, flow_estimator)
     return config, Components(detector, pose_estimator, flow_estimator, layout)
 
 
