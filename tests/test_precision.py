@@ -61,8 +61,11 @@ def test_runtime_choice_and_its_errors():
     # fp32 by name keeps the PyTorch reference path; auto that lands on fp32 takes the fastest runtime
     assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES).runtime == "pytorch"
     assert resolve_precision("fp32", "openvino", amx, ALL_RUNTIMES).runtime == "openvino"
-    # an ONNX model cannot run in PyTorch: auto skips it
+    # an ONNX model cannot run in PyTorch: auto skips it; nor does auto quantise a given ONNX model
     assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).runtime == "openvino"
+    onnx_auto = resolve_precision("auto", abilities=amx, available=ALL_RUNTIMES, onnx_model=True)
+    assert (onnx_auto.precision, onnx_auto.runtime) == ("bf16", "openvino")
+    assert resolve_precision("int8", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).precision == "int8"
 
 
 def test_gpu_abilities_from_compute_capability():
