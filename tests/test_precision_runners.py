@@ -105,3 +105,19 @@ def test_auto_on_a_plain_cpu_runs_fp32_and_says_so(monkeypatch, tmp_path, capsys
     assert code == 2 and "Traceback" not in err
     assert err.strip() == ("error: this CPU cannot run bf16 natively (it needs amx_bf16 or avx512_bf16; CPU flags: "
                            "avx2); use --precision auto or fp32")
+
+
+def test_estimator_precision_argument(synthetic_people):
+    config, model, frames, reference = synthetic_people
+    if "bf16" not in NATIVE:
+        with pytest.raises(pose.precision.PrecisionError, match="cannot run bf16 natively"):
+            TopDownPoseEstimator(model, config, precision="bf16")
+        return
+    estimator = TopDownPoseEstimator(model, config, precision="bf16")
+    assert estimator.choice.precision == "bf16" and estimator.runner.name == "pytorch (bf16)"
+    frame, boxes = frames[0]
+    keypoints, scores = estimator(frame, boxes)
+    assert keypoints.dtype == np.float32 and scores.dtype == np.float32
+    assert np.median(np.linalg.norm(keypoints - reference[0][0], axis=-1)) <= 0.5
+    with pytest.raises(ValueError, match="need a PyTorch model to convert"):
+        TopDownPoseEstimator(estimator.runner, config, precision="bf16")
