@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose.runtime import InputSpec, RuntimeModelError, _check_input, prepare_input
+from pose.runtime import InputSpec, RuntimeModelError, _check_input, prepare_input, run_in_batches
 
 # OpenVINO's INFERENCE_PRECISION_HINT for each precision (int8: the quantised layers are int8 by the model's QDQ
 # nodes; the float ones stay f32).
@@ -62,17 +62,7 @@ class OpenVinoRunner:
         self.name = f"openvino ({precision})"
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
-        x = prepare_input(crops, self.spec)
-        if self.batch is None or len(x) == self.batch:
-            return self._run(x)
-        outputs = []
-        for start in range(0, len(x), self.batch):
-            chunk = x[start:start + self.batch]
-            missing = self.batch - len(chunk)
-            if missing:
-                chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
-            outputs.append(self._run(chunk)[:self.batch - missing])
-        return np.concatenate(outputs)
+        return run_in_batches(prepare_input(crops, self.spec), self.batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         result = self.request.infer({0: x})

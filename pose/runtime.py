@@ -179,20 +179,25 @@ class OnnxRunner:
         self.batch = _check_input(path, first.shape, first.type, spec)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
-        x = prepare_input(crops, self.spec)
-        if self.batch is None or len(x) == self.batch:
-            return self._run(x)
-        outputs = []
-        for start in range(0, len(x), self.batch):
-            chunk = x[start:start + self.batch]
-            missing = self.batch - len(chunk)
-            if missing:
-                chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
-            outputs.append(self._run(chunk)[:self.batch - missing])
-        return np.concatenate(outputs)
+        return run_in_batches(prepare_input(crops, self.spec), self.batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run(None, {self.input_name: x})[0], np.float32)
+
+
+def run_in_batches(x: np.ndarray, batch: int | None, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``run(x)`` for a network whose batch size is free (``batch`` None), else chunks of ``batch``, the last one
+    padded with zeros (and its padding cut from the outputs)."""
+    if batch is None or len(x) == batch:
+        return run(x)
+    outputs = []
+    for start in range(0, len(x), batch):
+        chunk = x[start:start + batch]
+        missing = batch - len(chunk)
+        if missing:
+            chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
+        outputs.append(run(chunk)[:batch - missing])
+    return np.concatenate(outputs)
 
 
 def _check_input(path: Path, shape: list, type_name: str, spec: InputSpec) -> int | None:

@@ -15,7 +15,6 @@ model's weights, so the export (a minute or more for HRNet-W32) and the calibrat
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +100,3 @@ def int8_model(fp32_path: Path, config: Config, spec: InputSpec, cache_dir: Path
                                 settings=(CALIBRATION_SEED, CALIBRATION_CROPS, extra, spec))
     return path
 
-
-def scratch_cache() -> tempfile.TemporaryDirectory:
-    """A temporary cache folder (tests, benchmarks that must not touch the user's cache)."""
-    return tempfile.TemporaryDirectory(prefix="posetrack-onnx-")
