@@ -12,7 +12,7 @@
    the annotated (visible) joints of every ``--pck-stride``-th frame, flip test on.
 3. Tracking: ``tracker.track`` on every video's frames with the ``file:`` detections (and the ONNX YOLOX-nano of
    ``--yolox`` when present: a COCO model on real photos, run here on drawn people), predictions written as
-   PoseTrack 2018 files, scored by ``tracker.evaluate.evaluate`` (poseval's total AP and MOTA). The rows are the
+   PoseTrack 2018 files, scored by ``tracker.eval.cli.evaluate`` (poseval's total AP and MOTA). The rows are the
    FlowTrack ablation (Xiao et al. 2018, Table 5): flow box propagation on or off (``flow.propagate``), times the
    association similarity (``association.similarity``: box IoU, OKS, flow OKS, multi-frame flow OKS).
 
@@ -41,8 +41,9 @@ sys.path.insert(0, str(REPO))
 from pose.data import synthetic as syn  # noqa: E402
 from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
-from tracker.evaluate import evaluate  # noqa: E402
-from tracker.pipeline import build_flow_estimator, build_pose_estimator, track  # noqa: E402
+from tracker.eval.cli import evaluate  # noqa: E402
+from tracker.components import build_flow_estimator, build_pose_estimator  # noqa: E402
+from tracker.pipeline import track  # noqa: E402
 from tracker.run import PredictionCollector  # noqa: E402
 
 YOLOX = REPO.parent / "shared" / "data" / "models" / "yolox_nano.onnx"

@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from tracker.config import load_track_config  # noqa: E402
 from pose.precision import cpu_abilities  # noqa: E402
-from tracker.pipeline import Tracker, build_components, describe_precision, run_frames  # noqa: E402
+from tracker.components import build_components, describe_precision  # noqa: E402
+from tracker.pipeline import Tracker, run_frames  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
 

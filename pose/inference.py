@@ -231,6 +231,15 @@ class TopDownPoseEstimator:
         return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32), heatmaps.astype(np.float32)
 
 
+def flip_test_heatmaps(model: nn.Module, x: torch.Tensor, flip_pairs, shift: bool,
+                       memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """The flip test (official ``flip_back`` + averaging): heatmaps ``(B, K, h, w)`` of the inputs ``(B, 3, H, W)``
+    averaged with those of their mirror images, both halves in one forward pass."""
+    both = model(torch.cat([x, x.flip(3)], dim=0).contiguous(memory_format=memory_format))
+    n = x.shape[0]
+    return average_flip(both[:n], both[n:], flip_pairs, shift=shift)
+
+
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """An eval-mode copy of ``model`` with each BatchNorm folded into the convolution that feeds it.
 
