@@ -8,7 +8,9 @@
 Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH``, ``--pose-model NAME``,
 ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``, ``--config PATH_OR_NAME`` (``configs/track/``),
 ``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``,
-``--format auto|2017|2018|21`` (``auto``: the ground truth's format in submission mode, PoseTrack21 included).
+``--format auto|2017|2018|21`` (``auto``: the ground truth's format in submission mode, PoseTrack21 included),
+``--precision auto|fp32|bf16|fp16|int8`` and ``--runtime auto|pytorch|onnxruntime|openvino`` (the pose network's
+number format and runtime, ``pose.precision``; the run header and the timing table say what ran and why).
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
 ``output.joint_score_threshold`` are written absent (0, 0, 0). Files are written atomically when the run ends; a
