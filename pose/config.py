@@ -104,6 +104,11 @@ class TestConfig:
     soft_nms: bool = False
 
 
+# ImageNet statistics used by the official tools/train.py and tools/test.py (torchvision Normalize).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 @dataclass
 class NetworkConfig:
     """What the network takes and gives, for a pose model run from a file (ONNX) rather than built here.
@@ -117,8 +122,8 @@ class NetworkConfig:
                                                # crop and a score per joint (MoveNet)
     input_dtype: str = "float32"               # float32 | uint8 | int32
     input_layout: str = "nchw"                 # nchw | nhwc
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)   # per channel, pixel / 255 units (torchvision Normalize);
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)    # ImageNet statistics; [] and [] = raw 0-255 values
+    mean: tuple[float, ...] = IMAGENET_MEAN    # per channel, in pixel / 255 units (torchvision Normalize);
+    std: tuple[float, ...] = IMAGENET_STD      # [] and [] = raw 0-255 values
 
 
 NETWORK_OUTPUTS = ("heatmaps", "keypoints")

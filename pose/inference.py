@@ -24,15 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose.config import Config, load_config
+from pose.config import IMAGENET_MEAN, IMAGENET_STD, Config, load_config  # noqa: F401 (the constants: re-exported)
 from pose.decode import average_flip, decode_heatmaps
 from pose.keypoints import get_layout
 from pose.runtime import PoseRunner, as_runner, load_runner
 from pose.transforms import affine_points, box_to_center_scale, crop_batch, flip_permutation, get_affine_transform
-
-# ImageNet statistics used by the official tools/train.py and tools/test.py (torchvision Normalize).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class TopDownPoseEstimator:

@@ -14,7 +14,8 @@ Precisions: ``fp32``, ``bf16``, ``fp16``, ``int8`` (post-training static quantis
    ``benchmarks/precision_accuracy.py``); a precision the device does not do natively is a
    :class:`PrecisionError` naming the missing flags. The runtime, when not given, is the first installed one
    of :data:`RUNTIME_ORDER` for that precision: the fastest measured by ``benchmarks/pose_speed.py``; except that
-   ``fp32`` asked for by name keeps a PyTorch model in PyTorch (the reference numbers, no export step).
+   ``fp32`` asked for by name keeps a model in its reference runtime (a checkpoint in PyTorch: the reference
+   numbers, no export step; an ``.onnx`` file in ONNX Runtime).
 """
 from __future__ import annotations
 
@@ -181,10 +182,11 @@ def resolve_precision(precision: str = AUTO, runtime: str = AUTO, abilities: Dev
     if precision not in abilities.native:
         raise PrecisionError(_not_native_message(precision, abilities))
     reason = f"asked for; native: {abilities.why(precision)}"
-    if precision == "fp32" and runtime == AUTO and not onnx_model and "pytorch" in runtimes_for("fp32"):
-        # fp32 asked for by name: the PyTorch model itself, the reference numbers, no export (see RUNTIME_ORDER
-        # for faster fp32 runtimes; --runtime openvino takes them)
-        return PrecisionChoice("fp32", "pytorch", "asked for: the PyTorch reference path")
+    reference = "onnxruntime" if onnx_model else "pytorch"
+    if precision == "fp32" and runtime == AUTO and reference in runtimes_for("fp32"):
+        # fp32 asked for by name: the model in its reference runtime (a checkpoint in PyTorch, no export; an .onnx
+        # file in ONNX Runtime); --runtime openvino takes the faster fp32 of RUNTIME_ORDER
+        return PrecisionChoice("fp32", reference, f"asked for: the {reference} reference path")
     return _with_runtime(precision, runtime, runtimes_for(precision), reason,
                          RUNTIME_ORDER[abilities.kind][precision], available)
 

@@ -62,7 +62,8 @@ def test_runtime_choice_and_its_errors():
     assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES).runtime == "pytorch"
     assert resolve_precision("fp32", "openvino", amx, ALL_RUNTIMES).runtime == "openvino"
     # an ONNX model cannot run in PyTorch: auto skips it; nor does auto quantise a given ONNX model
-    assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).runtime == "openvino"
+    assert resolve_precision("fp32", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).runtime == "onnxruntime"
+    assert resolve_precision("fp32", abilities=amx, available=("openvino",), onnx_model=True).runtime == "openvino"
     onnx_auto = resolve_precision("auto", abilities=amx, available=ALL_RUNTIMES, onnx_model=True)
     assert (onnx_auto.precision, onnx_auto.runtime) == ("bf16", "openvino")
     assert resolve_precision("int8", abilities=amx, available=ALL_RUNTIMES, onnx_model=True).precision == "int8"
