@@ -109,7 +109,8 @@ def synthetic_rows(args, cases, work: Path, people) -> list[dict]:
     from synthetic_tracking import pckh, write_predictions
     from tracker.config import load_track_config
     from tracker.evaluate import evaluate
-    from tracker.pipeline import build_flow_estimator, track
+    from tracker.components import build_flow_estimator
+    from tracker.pipeline import track
 
     data = work / "data"
     tic = time.perf_counter()

@@ -119,6 +119,8 @@ def cuda_abilities(device: str = "cuda", capability: tuple[int, int] | None = No
     if capability is None:
         import torch
 
+        if not torch.cuda.is_available():
+            raise PrecisionError(f"device {device} was asked for but no CUDA GPU is available; use --device cpu")
         capability = torch.cuda.get_device_capability(device)
         name = name or torch.cuda.get_device_name(device)
     native, evidence = {"fp32"}, [("fp32", "every GPU")]

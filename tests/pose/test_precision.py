@@ -82,6 +82,14 @@ def test_gpu_abilities_from_compute_capability():
     assert resolve_precision("auto", abilities=old, available=ALL_RUNTIMES).precision == "fp32"
 
 
+def test_a_missing_gpu_is_a_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(PrecisionError, match="device cuda:1 was asked for but no CUDA GPU is available"):
+        cuda_abilities("cuda:1")
+
+
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_vnni\n\nprocessor\t: 1\nflags\t\t: fpu avx2\n")
