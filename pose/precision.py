@@ -82,6 +82,7 @@ class PrecisionChoice:
     precision: str
     runtime: str
     reason: str
+    reference: bool = False      # fp32 by name in the model's own runtime: the reference numbers, nothing converted
 
     def describe(self) -> str:
         return f"{self.precision} on {self.runtime} ({self.reason})"
@@ -188,7 +189,7 @@ def resolve_precision(precision: str = AUTO, runtime: str = AUTO, abilities: Dev
     if precision == "fp32" and runtime == AUTO and reference in runtimes_for("fp32"):
         # fp32 asked for by name: the model in its reference runtime (a checkpoint in PyTorch, no export; an .onnx
         # file in ONNX Runtime); --runtime openvino takes the faster fp32 of RUNTIME_ORDER
-        return PrecisionChoice("fp32", reference, f"asked for: the {reference} reference path")
+        return PrecisionChoice("fp32", reference, f"asked for: the {reference} reference path", reference=True)
     return _with_runtime(precision, runtime, runtimes_for(precision), reason,
                          RUNTIME_ORDER[abilities.kind][precision], available)
 

@@ -311,10 +311,12 @@ def output_format(args, gt=None) -> str:
 
 
 def _start_timer(parts: Components, args) -> StageTimer:
-    """The run's timer, its notes saying which precision each network runs in (also printed now, the run header)."""
+    """The run's timer, its notes saying which precision each network runs in (under the timing table; also printed
+    now as the run header, unless the pose network is the fp32 reference path, where nothing was converted)."""
     timer = StageTimer()
     timer.notes = describe_precision(parts)
-    if timer.notes and not args.quiet:
+    reference = getattr(getattr(parts.pose_estimator, "choice", None), "reference", True)
+    if timer.notes and not args.quiet and not reference:
         print("\n".join(timer.notes), file=sys.stderr, flush=True)
     return timer
 
