@@ -224,10 +224,12 @@ def is_onnx_path(weights: str | Path | None) -> bool:
 
 def load_runner(config: Config, weights: str | Path | None, device: str = "cpu", **options) -> PoseRunner:
     """The runner for ``weights``: an ``.onnx`` path runs in ONNX Runtime, anything else (a checkpoint path, a
-    registry name, None for untrained) is the HRNet of ``pose.build_model``. ``options`` go to the runner."""
+    registry name, None for untrained) is the HRNet of ``pose.build_model``. ``options`` go to the runner (the
+    PyTorch-only ``channels_last``, ``fuse_bn``, ``compile`` do not apply to an ONNX model and are left out)."""
     spec = InputSpec.from_config(config)
     if is_onnx_path(weights):
-        return OnnxRunner(weights, spec, device, **options)
+        torch_only = ("channels_last", "fuse_bn", "compile")
+        return OnnxRunner(weights, spec, device, **{k: v for k, v in options.items() if k not in torch_only})
     if config.network.output != "heatmaps":
         raise RuntimeModelError(f"pose config {config.name!r} describes a {config.network.output} model, which "
                                 f"only runs from its .onnx file; give --pose-weights PATH.onnx")
