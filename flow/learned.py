@@ -122,6 +122,7 @@ class TorchFlow:
         self.name = name
         self.weights = weights  # which weights it runs, for run headers: "ptlflow 'things' (file)", a path, random
         self.model = model.to(device).eval()
+        self.autocast: torch.dtype | None = None   # a GPU's fp16/bf16 autocast for the forward (set by the tracker)
         self._forward = forward
         self.stride = stride
         self.min_size = min_size
@@ -156,7 +157,8 @@ class TorchFlow:
             padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
             batch = images.shape[0]
             images = F.pad(images.flatten(0, 1), padding, mode="replicate").unflatten(0, (batch, 2))
-        flow = self._forward(images)  # (B, 2, H', W')
+        with (torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else contextlib.nullcontext()):
+            flow = self._forward(images)  # (B, 2, H', W')
         flow = flow[..., pad_h // 2: pad_h // 2 + height, pad_w // 2: pad_w // 2 + width]
         return np.ascontiguousarray(flow.permute(0, 2, 3, 1).float().cpu().numpy())
 
