@@ -38,6 +38,7 @@ from pose.keypoints import POSETRACK18
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
 from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.outputs import Item, table_sinks
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
 from tracker.overlay import OverlayError
 from tracker.timing import StageTimer
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panels", default="", metavar="LIST",
                         help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
                              "(the heatmaps of track ID)")
+    parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per frame, track and joint (columns in "
+                                                      "the README)")
+    parser.add_argument("--per-track", metavar="DIR", help="also write one JSON per person: DIR/<video>/track_<id>.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -164,14 +168,17 @@ def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig)
 
 
 def run_sequence(tracker: Tracker, frames, total: int | None, collector: PredictionCollector, overlay,
-                 given_poses=None, progress: bool = True, label: str = "") -> None:
-    """Track every frame of ``frames`` into ``collector`` (and the overlay), with a progress bar."""
+                 given_poses=None, progress: bool = True, label: str = "", sinks=()) -> None:
+    """Track every frame of ``frames`` into ``collector`` (and the overlay and the ``tracker.outputs`` sinks,
+    already started), with a progress bar."""
     from tqdm import tqdm
 
     timer = tracker.timer
     with tqdm(total=total, desc=label, unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
         for frame, tracked in run_frames(tracker, frames, given_poses):
             collector.add(tracked)
+            for sink in sinks:
+                sink.add(tracked, frame)
             if overlay is not None:
                 with timer("overlay"):
                     overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
@@ -198,15 +205,20 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
     panels = overlay.options if overlay is not None else None
     tracker = Tracker.from_components(config, parts, timer,
                                       keep_flow=panels is not None and panels.flow_panel != "none",
-                                      keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0)
+                                      keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0,
+                                      fps=info.fps, smooth_by_default=given is None)
     collector = PredictionCollector()
+    sinks = _start_sinks(args, config, untracked.name if given is not None else info.name)
     try:
-        run_sequence(tracker, source, info.num_frames, collector, overlay, given, not args.no_progress, info.name)
+        run_sequence(tracker, source, info.num_frames, collector, overlay, given, not args.no_progress, info.name,
+                     sinks)
         if overlay is not None:
             overlay.close()
     except BaseException:
         if overlay is not None:
             overlay.abort()
+        for sink in sinks:
+            sink.abort()
         raise
     n = len(collector)
     threshold = config.output.joint_score_threshold
@@ -223,8 +235,9 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
         seq = collector.sequence(info.name, names, threshold)
         target = out / f"{info.name}.json"
     write_sequence(seq, target)
-    _report(timer, [target], args)
-    return [target]
+    written = [target] + [sink.finish() for sink in sinks]
+    _report(timer, written, args)
+    return written
 
 
 def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
@@ -242,14 +255,35 @@ def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
         frames = [Frame(i, blank, untracked.name) for i in range(len(given))]
     limit = len(given) if args.max_frames is None else min(args.max_frames, len(given))
     collector = PredictionCollector()
-    run_sequence(tracker, frames, limit, collector, None, given[:limit], not args.no_progress, untracked.name)
+    sinks = _start_sinks(args, config, untracked.name)
+    try:
+        run_sequence(tracker, frames, limit, collector, None, given[:limit], not args.no_progress, untracked.name,
+                     sinks)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
     target = out / f"{untracked.name}.json"
     n = len(collector)
     seq = collector.sequence(untracked.name, untracked.file_names[:n], config.output.joint_score_threshold,
                              untracked.image_ids[:n], untracked.is_labeled[:n])
     write_sequence(seq, target)
-    _report(timer, [target], args)
-    return [target]
+    written = [target] + [sink.finish() for sink in sinks]
+    _report(timer, written, args)
+    return written
+
+
+def _start_sinks(args, config: TrackConfig, name: str) -> list:
+    """The --csv / --per-track sinks, started for the video ``name``."""
+    sinks = table_sinks(args.csv, args.per_track, config.output.joint_score_threshold)
+    try:
+        for sink in sinks:
+            sink.start(Item(name))
+    except OSError as error:
+        for sink in sinks:
+            sink.abort()
+        raise OutputError(f"cannot write the --csv / --per-track output ({error}); choose a writable path") from None
+    return sinks
 
 
 def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
@@ -306,6 +340,8 @@ def _check_modes(args, parser: argparse.ArgumentParser) -> None:
         parser.error("--gt-dir needs --images ROOT (the folder its file_names are relative to)")
     if args.gt_dir and (args.video or args.poses):
         parser.error("--gt-dir (submission mode) takes --images only, not --video or --poses")
+    if args.gt_dir and (args.csv or args.per_track):
+        parser.error("--csv and --per-track go with --video, --images FOLDER or --poses, not submission mode")
     if args.video and args.images:
         parser.error("give --video or --images, not both")
     if not (args.video or args.images or args.poses):
