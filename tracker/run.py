@@ -197,9 +197,10 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
     info = source.info
     given = None
     if args.poses:
-        untracked = read_untracked_poses(args.poses)
+        untracked = read_untracked_poses(args.poses, info.num_frames)
         given = to_poses(untracked, config.flow.box_extend)
-    config, parts = build_components(config, tracking_only=given is not None)
+    config, parts = build_components(config, tracking_only=given is not None,
+                                     layout=untracked.layout if given is not None else None)
     timer = StageTimer()
     overlay = _overlay_writer(args, out, info.name, info.fps, config)
     panels = overlay.options if overlay is not None else None
@@ -247,7 +248,8 @@ def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
     frames = None
     if args.images:
         frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
-    config, parts = build_components(config, tracking_only=True, has_frames=frames is not None)
+    config, parts = build_components(config, tracking_only=True, has_frames=frames is not None,
+                                     layout=untracked.layout)
     timer = StageTimer()
     tracker = Tracker.from_components(config, parts, timer)
     if frames is None:
