@@ -3,9 +3,10 @@
 Online (``OneEuroSmoother``): the One-Euro filter of Casiez, Roussel and Vogel (CHI 2012), a low-pass filter whose
 cutoff rises with the joint's speed, so slow joints lose their jitter and fast ones keep up. It runs on the frames'
 real times in seconds (``frame index / fps``), so one setting works at any frame rate. State is keyed by track id;
-a joint scoring below the output threshold is passed through unfiltered and leaves its state untouched, an id seen
-again after a gap goes on from its old state with the real time step (which makes the filter follow the new value
-at once), and ids unseen for ``FORGET_SECONDS`` are dropped, so memory stays bounded.
+a joint scoring below the output threshold is passed through unfiltered and leaves its state untouched, a joint
+seen again within ``RESET_SECONDS`` goes on from its state with the real time step, and one unseen for longer (an
+id that vanished and came back, or a joint hidden for a while) starts afresh from its new position; ids unseen for
+``RESET_SECONDS`` are dropped, so memory stays bounded.
 
 Offline (``savgol_tracks``): ``scipy.signal.savgol_filter`` over each finished track, joint by joint, on every run
 of consecutive frames where the joint is present and the run is at least the window long (the overlay re-render's
@@ -24,7 +25,7 @@ import numpy as np
 
 from tracker.types import Poses, TrackedFrame
 
-FORGET_SECONDS = 10.0       # a track unseen this long starts afresh
+RESET_SECONDS = 0.5         # a joint (or a whole track) unseen this long starts afresh
 ONLINE_MODES = ("auto", "on", "off")
 
 
@@ -74,7 +75,7 @@ class OneEuroSmoother:
         for n, tid in enumerate(np.asarray(track_ids, np.int64)):
             valid = np.asarray(scores[n]) >= self.joint_threshold
             out[n] = self._filter(int(tid), time_s, keypoints[n], valid)
-        for tid in [t for t, s in self.states.items() if time_s - s.last_seen > FORGET_SECONDS]:
+        for tid in [t for t, s in self.states.items() if time_s - s.last_seen > RESET_SECONDS]:
             del self.states[tid]
         return out.astype(np.float32)
 
@@ -84,9 +85,10 @@ class OneEuroSmoother:
             k = len(x)
             state = self.states[tid] = _JointState(x.copy(), np.zeros((k, 2)), np.full(k, np.nan), time_s)
         state.last_seen = time_s
-        fresh = valid & np.isnan(state.time)              # first sighting of the joint: taken as is
-        update = valid & ~np.isnan(state.time) & (time_s > state.time)
-        state.value[fresh], state.time[fresh] = x[fresh], time_s
+        stale = ~(time_s - state.time <= RESET_SECONDS)   # never seen (nan) or unseen too long
+        fresh = valid & stale                             # taken as is, speed 0
+        update = valid & ~stale & (time_s > state.time)
+        state.value[fresh], state.derivative[fresh], state.time[fresh] = x[fresh], 0.0, time_s
         out = x.copy()
         if update.any():
             dt = (time_s - state.time[update])[:, None]
