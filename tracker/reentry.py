@@ -40,6 +40,7 @@ MOTION_GROWTH = 2.0
 VELOCITY_SECONDS = 0.5      # the velocity is fitted over the last half second of a track
 SHAPE_SCALE = 0.3           # a mean |log ratio| of 0.3 (limbs 35 % longer relative to the torso) costs 1
 YOUNG_SECONDS = 1.0         # a track this young may still be given a lost track's id
+MIN_APPEARANCE_JOINTS = 10  # a pose with fewer confident joints (half hidden, at the border) has no shape or colour
 DESCRIPTOR_RATE = 0.2       # exponential moving average weight of each new shape / colour observation
 HUE_BINS, SAT_BINS = 12, 4
 LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
@@ -139,11 +140,13 @@ class PoseDescriber:
         sides = [np.linalg.norm(kp[s] - kp[h]) for s, h in zip(self.shoulders, self.hips) if ok[s] and ok[h]]
         torso = float(np.mean(sides)) if sides else float("nan")
         shape = np.full(len(self.limbs), np.nan)
+        colour = np.full((2, HUE_BINS * SAT_BINS), np.nan, np.float32)
+        if ok.sum() < MIN_APPEARANCE_JOINTS:        # a partial view would describe the occluder, not the person
+            return Description(centre, torso, shape, colour)
         for i, pairs in enumerate(self.limbs):
             lengths = [np.linalg.norm(kp[a] - kp[b]) for a, b in pairs if ok[a] and ok[b]]
             if lengths and np.isfinite(torso) and torso > 1:
                 shape[i] = np.log(max(np.mean(lengths), 1e-3) / torso)
-        colour = np.full((2, HUE_BINS * SAT_BINS), np.nan, np.float32)
         if hsv is not None and np.isfinite(torso) and torso > 4:
             colour[0] = self._histogram(hsv, [kp[j] for j in (*self.shoulders, *self.hips[::-1])
                                               if ok[j]], polygon=True)
