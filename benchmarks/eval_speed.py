@@ -1,16 +1,18 @@
-"""How long the PoseTrack evaluator takes: loading, cleanup + distances, AP, MOT.
+"""How long the PoseTrack evaluator takes: loading, cleanup + distances, AP, MOT, keypoint HOTA.
 
-    python benchmarks/eval_speed.py [--sequences 50 --frames 100 --people 8] [--motmetrics] [--seed 0]
+    python benchmarks/eval_speed.py [--sequences 50 --frames 100 --people 8] [--motmetrics] [--seed 0] [--format 21]
 
 Writes a synthetic set into a temporary folder through ``pose.data.posetrack``: people random-walking
 (17-joint skeletons with missing joints, head boxes, some unlabeled frames), predictions = noisy joints with
-scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``.
+scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``,
+keypoint HOTA (``tracker.eval.hota``) included; ``--format 21`` writes and reads the set as PoseTrack21 files.
 ``--motmetrics`` also times the MOT stage the way the official poseval runs it (one ``motmetrics.MOTAccumulator``
 per joint per sequence and ``metrics.compute``) and checks the counts agree.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +28,7 @@ from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.eval_data import NUM_JOINTS  # noqa: E402
 from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
 from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval import pt21  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
 _TEMPLATE = {
@@ -107,6 +110,18 @@ def motmetrics_counts(prepared) -> MOTCounts:
     return MOTCounts(misses, switches, fps, objects, detections - switches, sum_d)
 
 
+def cpu_summary() -> str:
+    """CPU model, core count and the SIMD flags that matter to numpy / scipy, from /proc/cpuinfo."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown (no /proc/cpuinfo)"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return f"{model}, {os.cpu_count()} logical cores, flags {' '.join(simd) or 'none of avx2/avx512'}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sequences", type=int, default=50)
@@ -114,6 +129,9 @@ def main(argv=None) -> int:
     ap.add_argument("--people", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--motmetrics", action="store_true", help="also time the official motmetrics-based MOT stage")
+    ap.add_argument("--format", choices=("2018", "21"), default="2018",
+                    help="file format of the generated set; 21: PoseTrack21 files, evaluated as the PoseTrack21 kit "
+                         "frames them (the kit's mAP as AP, poseval's MOT on the same files)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -124,22 +142,28 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         for v in range(args.sequences):
             gt, pred = make_sequence_pair(rng, 1000 + v, args.frames, args.people)
-            write_sequence(gt, gt_dir / f"{gt.name}.json")
-            write_sequence(pred, pred_dir / f"{pred.name}.json")
+            write_sequence(gt, gt_dir / f"{gt.name}.json", args.format)
+            write_sequence(pred, pred_dir / f"{pred.name}.json", args.format)
         rows.append(("generate + write (not evaluation)", time.perf_counter() - t0))
 
         t0 = time.perf_counter()
-        pairs = load_sequences(gt_dir, pred_dir)
+        pairs = pt21.load_pairs(gt_dir, pred_dir) if args.format == "21" else load_sequences(gt_dir, pred_dir)
         rows.append(("load (read + validate JSON)", time.perf_counter() - t0))
         t0 = time.perf_counter()
         prepared = prepare_sequences(pairs)
-        rows.append(("cleanup + distances", time.perf_counter() - t0))
+        rows.append(("cleanup + distances (poseval frames)", time.perf_counter() - t0))
         t0 = time.perf_counter()
-        ap_res, _ = compute_ap(prepared)
-        rows.append(("AP", time.perf_counter() - t0))
+        kit_prepared = pt21.kit_prepare(pairs)
+        rows.append(("cleanup + distances (PoseTrack21 kit frames)", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        ap_res, _ = compute_ap(kit_prepared if args.format == "21" else prepared)
+        rows.append(("AP" + (" (kit mAP)" if args.format == "21" else ""), time.perf_counter() - t0))
         t0 = time.perf_counter()
         mot_res, _ = compute_mot(prepared)
         rows.append(("MOT (tracker.eval_mot)", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        hota_res, _ = pt21.compute_hota(kit_prepared)
+        rows.append(("keypoint HOTA (19 alphas x 15 joints)", time.perf_counter() - t0))
         if args.motmetrics:
             t0 = time.perf_counter()
             ref = motmetrics_counts(prepared)
@@ -150,12 +174,14 @@ def main(argv=None) -> int:
             assert np.allclose(ours.sum_d_all_events, ref.sum_d_all_events)
 
     frames = sum(len(s.frames) for s in prepared)
-    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people "
+    print(f"CPU: {cpu_summary()}")
+    print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people, PoseTrack {args.format} files "
           f"({frames} labeled frames evaluated)")
-    print(f"{'stage':40s} {'seconds':>8s}")
+    print(f"{'stage':46s} {'seconds':>8s}")
     for name, sec in rows:
-        print(f"{name:40s} {sec:8.2f}")
-    print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}")
+        print(f"{name:46s} {sec:8.2f}")
+    print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}  "
+          f"HOTA {100 * hota_res.alpha_mean['HOTA'][-1]:.1f}")
     if args.motmetrics:
         print("motmetrics counts equal to tracker.eval_mot's: yes")
     return 0

@@ -1,13 +1,16 @@
 """PoseTrack evaluation with the official poseval's numbers: per-joint AP and CLEAR-MOT tracking metrics.
 
     python -m tracker.evaluate --gt GT_DIR --pred PRED_DIR [--json FILE] [--per-sequence] [--ap-only|--mot-only]
-                               [--textbook]
+                               [--textbook] [--hota|--hota-only]
 
 Every ``*.json`` of GT_DIR is one sequence (PoseTrack 2017 or 2018 format, read by ``pose.data.posetrack``); its
 predictions are the file of the same name in PRED_DIR, with the same frames in the same order. The tables are
 printed as poseval prints them (Head, Shou, Elb, Wri, Hip, Knee, Ankl, Total; MOTA per group, MOTP / precision /
 recall totals). ``--textbook`` computes the textbook CLEAR-MOT values instead of poseval's (see
 ``tracker.eval_mot``); AP is the same either way.
+
+PoseTrack21 folders and ``--hota`` (keypoint HOTA, on any format) go through ``tracker.eval.pt21``, which reports
+the official PoseTrack21 kit's numbers.
 
 In Python: ``evaluate(gt_dir, pred_dir)`` returns the same numbers as a dict (the ``--json`` layout).
 """
@@ -246,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     only = p.add_mutually_exclusive_group()
     only.add_argument("--ap-only", action="store_true", help="pose estimation AP only")
     only.add_argument("--mot-only", action="store_true", help="tracking metrics (MOTA, MOTP, ...) only")
+    only.add_argument("--hota-only", action="store_true", help="keypoint HOTA only (implies --hota)")
+    p.add_argument("--hota", action="store_true",
+                   help="also keypoint HOTA as the official PoseTrack21 kit computes it (any PoseTrack format)")
     p.add_argument("--textbook", action="store_true",
                    help="textbook CLEAR-MOT instead of poseval's quirks: all labeled frames, real misses and "
                         "false positives in empty frames, MOTP over matched pairs only")
@@ -254,25 +260,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tracker.eval import pt21  # PoseTrack21 folders and keypoint HOTA (it builds on this module)
+    hota = args.hota or args.hota_only
     try:
-        pairs = load_sequences(args.gt, args.pred)
+        posetrack21 = pt21.is_posetrack21_folder(args.gt)
+        pairs = pt21.load_pairs(args.gt, args.pred) if posetrack21 else load_sequences(args.gt, args.pred)
         unscored = unscored_predictions(pairs)
-        if unscored and not args.mot_only:
+        if unscored and not (args.mot_only or args.hota_only):
             print(f"warning: predictions without per-joint scores in {', '.join(unscored)}; like poseval, their "
                   "joints are ranked last (score -9999), which makes AP meaningless", file=sys.stderr)
-        result = evaluate_sequences(pairs, ap=not args.mot_only, mot=not args.ap_only,
-                                    textbook=args.textbook, per_sequence=args.per_sequence)
+        ap, mot = not (args.mot_only or args.hota_only), not (args.ap_only or args.hota_only)
+        if posetrack21 or hota:
+            result = pt21.evaluate_pairs(pairs, hota=hota, ap=ap, mot=mot, textbook=args.textbook,
+                                         per_sequence=args.per_sequence, posetrack21=posetrack21)
+        else:
+            result = evaluate_sequences(pairs, ap=ap, mot=mot, textbook=args.textbook,
+                                        per_sequence=args.per_sequence)
         if args.json:
             _write_json({k: v for k, v in result.items() if k != "per_sequence"}, Path(args.json))
     except (EvaluationError, PoseTrackFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, seq_result in result.get("per_sequence", {}).items():
-        print(f"Sequence {name}:")
-        print(format_tables(seq_result))
+        if "ap" in seq_result or "mota" in seq_result:
+            print(f"Sequence {name}:")
+            print(format_tables(seq_result))
+    if hota and args.per_sequence:
+        print(pt21.format_hota_sequences(result["per_sequence"]))
     if args.per_sequence:
         print("All sequences:")
-    print(format_tables(result))
+    if "ap" in result or "mota" in result:
+        print(format_tables(result))
+    if hota:
+        print(pt21.format_hota_table(result["hota"]))
     if args.textbook and "mota" in result:
         print("(textbook CLEAR-MOT: all frames, real misses / false positives, MOTP over matched pairs)")
     return 0

@@ -7,7 +7,8 @@
 
 Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH``, ``--pose-model NAME``,
 ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``, ``--config PATH_OR_NAME`` (``configs/track/``),
-``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``.
+``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``,
+``--format auto|2017|2018|21`` (``auto``: the ground truth's format in submission mode, PoseTrack21 included).
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
 ``output.joint_score_threshold`` are written absent (0, 0, 0). Files are written atomically when the run ends; a
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per frame, track and joint (columns in "
                                                       "the README)")
     parser.add_argument("--per-track", metavar="DIR", help="also write one JSON per person: DIR/<video>/track_<id>.json")
+    parser.add_argument("--format", choices=("auto", "2017", "2018", "21"), default="auto",
+                        help="PoseTrack output format; auto: the ground truth's in submission mode, else 2018")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -235,7 +238,7 @@ def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
             names = _video_file_names(info.name, n)
         seq = collector.sequence(info.name, names, threshold)
         target = out / f"{info.name}.json"
-    write_sequence(seq, target)
+    write_sequence(seq, target, output_format(args))
     written = [target] + [sink.finish() for sink in sinks]
     _report(timer, written, args)
     return written
@@ -269,7 +272,7 @@ def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
     n = len(collector)
     seq = collector.sequence(untracked.name, untracked.file_names[:n], config.output.joint_score_threshold,
                              untracked.image_ids[:n], untracked.is_labeled[:n])
-    write_sequence(seq, target)
+    write_sequence(seq, target, output_format(args))
     written = [target] + [sink.finish() for sink in sinks]
     _report(timer, written, args)
     return written
@@ -307,7 +310,7 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
     config, parts = build_components(config, detector=detector)
     timer = StageTimer()
     written: list[Path] = []
-    staged: list[tuple[Path, object]] = []
+    staged: list[tuple[Path, object, str]] = []
     for path, gt in sequences:
         frames = gt.frames[:args.max_frames] if args.max_frames else gt.frames
         image_ids = [f.image_id for f in frames]
@@ -322,12 +325,19 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
                                   image_ids, [f.is_labeled for f in frames])
         if not args.max_frames:
             check_prediction_matches_gt(pred, gt)
-        staged.append((out / path.name, pred))
-    for target, pred in staged:  # written only once every sequence has been tracked
-        write_sequence(pred, target)
+        staged.append((out / path.name, pred, output_format(args, gt)))
+    for target, pred, fmt in staged:  # written only once every sequence has been tracked
+        write_sequence(pred, target, fmt)
         written.append(target)
     _report(timer, written, args)
     return written
+
+
+def output_format(args, gt=None) -> str:
+    """``--format``: "2017", "2018" or "21"; ``auto`` is the ground truth's format in submission mode, else 2018."""
+    if args.format != "auto":
+        return args.format
+    return gt.source_format if gt is not None else "2018"
 
 
 def _report(timer: StageTimer, files: list[Path], args) -> None:

@@ -39,7 +39,8 @@ always              a JSON object; 2018: ``images`` (non-empty), ``annotations``
 ==================  =====================================================================================
 
 ``python -m pose.data.posetrack check FILE...`` validates files and ``convert SRC DST --format 2017|2018``
-converts one file (or every ``*.json`` of a folder).
+converts one file (or every ``*.json`` of a folder); ``--format 21`` and PoseTrack21 input go through
+``pose.data.posetrack21``.
 """
 from __future__ import annotations
 
@@ -284,6 +285,9 @@ def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: b
                         "or 'annolist' (2017)", field_name="<top level>")
     if "annolist" in data:
         return _read_2017(data, path, role, check_file_names, lenient)
+    from pose.data import posetrack21  # PoseTrack21 builds on this module's types
+    if posetrack21.is_posetrack21(data):
+        return posetrack21.posetrack21_from_data(data, path, role)
     if "images" not in data:
         keys = ", ".join(sorted(data)) or "none"
         raise ctx.error(f"has neither 'images' (PoseTrack 2018) nor 'annolist' (PoseTrack 2017); its keys are {keys}",
@@ -832,9 +836,12 @@ def _write_json_atomic(obj: dict, path: Path) -> None:
 
 
 def write_sequence(seq: PoseTrackSequence, path: str | os.PathLike, fmt: str = "2018") -> None:
-    """Write a sequence as a 2018 or 2017 file, atomically (temp file + os.replace)."""
-    if fmt not in ("2017", "2018"):
-        raise ValueError(f"fmt must be '2017' or '2018', got {fmt!r}")
+    """Write a sequence as a 2018, 2017 or PoseTrack21 ("21") file, atomically (temp file + os.replace)."""
+    if fmt not in ("2017", "2018", "21"):
+        raise ValueError(f"fmt must be '2017', '2018' or '21', got {fmt!r}")
+    if fmt == "21":
+        from pose.data.posetrack21 import write_posetrack21
+        return write_posetrack21(seq, path)
     obj = to_posetrack18_dict(seq) if fmt == "2018" else to_posetrack17_dict(seq)
     try:
         _write_json_atomic(obj, Path(path))
@@ -975,7 +982,7 @@ def _convert_cli(src: Path, dst_text: str, fmt: str, role: str) -> list[tuple[Pa
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pose.data.posetrack",
-                                     description="Validate and convert PoseTrack 2017/2018 annotation files.")
+                                     description="Validate and convert PoseTrack 2017/2018/21 annotation files.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate files; prints one line per file")
     check.add_argument("files", nargs="+", type=Path)
@@ -986,7 +993,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     conv = sub.add_parser("convert", help="convert a file (or every .json of a folder) to the other format")
     conv.add_argument("src", type=Path)
     conv.add_argument("dst", help="output file, or folder (created) for a folder or a path ending in /")
-    conv.add_argument("--format", choices=("2017", "2018"), required=True, dest="fmt")
+    conv.add_argument("--format", choices=("2017", "2018", "21"), required=True, dest="fmt",
+                      help="2017 (annolist), 2018 (COCO-like) or 21 (PoseTrack21)")
     conv.add_argument("--role", choices=ROLES, default="any")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
