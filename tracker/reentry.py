@@ -35,12 +35,13 @@ from tracker.types import Poses
 
 # Motion gate radius in torso lengths: MOTION_RADIUS at once, plus MOTION_GROWTH per second lost (walking speed is
 # about 1.4 m/s, about 2.5 torso lengths per second; the model's velocity takes most of it).
-MOTION_RADIUS = 1.5
+MOTION_RADIUS = 2.0
 MOTION_GROWTH = 2.0
 VELOCITY_SECONDS = 0.5      # the velocity is fitted over the last half second of a track
 SHAPE_SCALE = 0.3           # a mean |log ratio| of 0.3 (limbs 35 % longer relative to the torso) costs 1
 YOUNG_SECONDS = 1.0         # a track this young may still be given a lost track's id
 MIN_APPEARANCE_JOINTS = 10  # a pose with fewer confident joints (half hidden, at the border) has no shape or colour
+MIN_REENTRY_JOINTS = 1      # a pose with fewer confident joints is not matched to lost tracks (a new id, as before)
 DESCRIPTOR_RATE = 0.2       # exponential moving average weight of each new shape / colour observation
 HUE_BINS, SAT_BINS = 12, 4
 LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
@@ -48,31 +49,34 @@ LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "a
 
 @dataclass(frozen=True)
 class Description:
-    """What re-entry knows of one pose: box centre (2,), torso length, limb ratios (4,) (nan where not seen) and
-    torso / legs histograms (2, HUE_BINS * SAT_BINS) (nan rows where not seen)."""
+    """What re-entry knows of one pose: centre (2,) (of its box, or of its confident joints when the box is empty;
+    nan without any), torso length, limb ratios (4,) (nan where not seen), torso / legs histograms
+    (2, HUE_BINS * SAT_BINS) (nan rows where not seen) and its number of confident joints."""
 
     centre: np.ndarray
     torso: float
     shape: np.ndarray
     colour: np.ndarray
+    joints: int = 0
 
 
 @dataclass
 class _Track:
-    """A track's history: recent (time, centre) pairs, its averaged shape and colour, its birth time."""
+    """A track's history: recent (time, centre) pairs, its averaged shape and colour, its birth time and the
+    time it was last seen."""
 
     born: float
+    last_seen: float = 0.0
     times: list = field(default_factory=list)
     centres: list = field(default_factory=list)
     torso: float = 0.0
     shape: np.ndarray | None = None
     colour: np.ndarray | None = None
 
-    @property
-    def last_seen(self) -> float:
-        return self.times[-1]
-
     def observe(self, time_s: float, description: Description) -> None:
+        self.last_seen = time_s
+        if not np.isfinite(description.centre).all():
+            return
         self.times.append(time_s)
         self.centres.append(description.centre)
         while len(self.times) > 2 and self.times[-1] - self.times[0] > VELOCITY_SECONDS:
@@ -92,7 +96,9 @@ class _Track:
         return (dt[:, None] * (c - c.mean(axis=0))).sum(axis=0) / (dt ** 2).sum()
 
     def predict(self, time_s: float, frame_size: tuple[int, int] | None) -> np.ndarray:
-        centre = self.centres[-1] + self.velocity() * (time_s - self.last_seen)
+        if not self.centres:
+            return np.full(2, np.nan)
+        centre = self.centres[-1] + self.velocity() * (time_s - self.times[-1])
         if frame_size is not None:
             centre = np.clip(centre, 0, np.asarray(frame_size, np.float64))
         return centre
@@ -136,13 +142,16 @@ class PoseDescriber:
 
     def _describe(self, kp: np.ndarray, sc: np.ndarray, box: np.ndarray, hsv: np.ndarray | None) -> Description:
         ok = sc > self.threshold
-        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float64)
+        if (box[2] - box[0]) * (box[3] - box[1]) > 0:
+            centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float64)
+        else:
+            centre = kp[ok].mean(axis=0).astype(np.float64) if ok.any() else np.full(2, np.nan)
         sides = [np.linalg.norm(kp[s] - kp[h]) for s, h in zip(self.shoulders, self.hips) if ok[s] and ok[h]]
         torso = float(np.mean(sides)) if sides else float("nan")
         shape = np.full(len(self.limbs), np.nan)
         colour = np.full((2, HUE_BINS * SAT_BINS), np.nan, np.float32)
         if ok.sum() < MIN_APPEARANCE_JOINTS:        # a partial view would describe the occluder, not the person
-            return Description(centre, torso, shape, colour)
+            return Description(centre, torso, shape, colour, int(ok.sum()))
         for i, pairs in enumerate(self.limbs):
             lengths = [np.linalg.norm(kp[a] - kp[b]) for a, b in pairs if ok[a] and ok[b]]
             if lengths and np.isfinite(torso) and torso > 1:
@@ -152,7 +161,7 @@ class PoseDescriber:
                                               if ok[j]], polygon=True)
             leg_points = [[kp[j] for j in leg if ok[j]] for leg in self.legs]
             colour[1] = self._histogram(hsv, leg_points, polygon=False, width=max(2, int(0.25 * torso)))
-        return Description(centre, torso, shape, colour)
+        return Description(centre, torso, shape, colour, int(ok.sum()))
 
     @staticmethod
     def _histogram(hsv: np.ndarray, points, polygon: bool, width: int = 1) -> np.ndarray:
@@ -193,7 +202,8 @@ class Reentry:
         descriptions = self.describe(poses, image)
         self._pending = descriptions
         seen = set(int(i) for i in track_ids if i >= 0)
-        rows = [i for i, tid in enumerate(track_ids) if tid < 0 or self._is_young(int(tid), time_s)]
+        rows = [i for i, tid in enumerate(track_ids) if (tid < 0 or self._is_young(int(tid), time_s))
+                and descriptions[i].joints >= MIN_REENTRY_JOINTS]
         lost = [tid for tid, track in self.tracks.items() if tid not in seen and track.last_seen < time_s]
         renames: dict[int, int] = {}
         if not rows or not lost:
