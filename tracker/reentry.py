@@ -35,7 +35,7 @@ from tracker.types import Poses
 
 # Motion gate radius in torso lengths: MOTION_RADIUS at once, plus MOTION_GROWTH per second lost (walking speed is
 # about 1.4 m/s, about 2.5 torso lengths per second; the model's velocity takes most of it).
-MOTION_RADIUS = 2.0
+MOTION_RADIUS = 3.0
 MOTION_GROWTH = 2.0
 VELOCITY_SECONDS = 0.5      # the velocity is fitted over the last half second of a track
 SHAPE_SCALE = 0.3           # a mean |log ratio| of 0.3 (limbs 35 % longer relative to the torso) costs 1
