@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
-from tracker.eval_data import NUM_JOINTS  # noqa: E402
-from tracker.eval_mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
-from tracker.evaluate import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval.data import NUM_JOINTS  # noqa: E402
+from tracker.eval.mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
+from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
 from tracker.eval import pt21  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         rows.append(("AP" + (" (kit mAP)" if args.format == "21" else ""), time.perf_counter() - t0))
         t0 = time.perf_counter()
         mot_res, _ = compute_mot(prepared)
-        rows.append(("MOT (tracker.eval_mot)", time.perf_counter() - t0))
+        rows.append(("MOT (tracker.eval.mot)", time.perf_counter() - t0))
         t0 = time.perf_counter()
         hota_res, _ = pt21.compute_hota(kit_prepared)
         rows.append(("keypoint HOTA (19 alphas x 15 joints)", time.perf_counter() - t0))
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}  "
           f"HOTA {100 * hota_res.alpha_mean['HOTA'][-1]:.1f}")
     if args.motmetrics:
-        print("motmetrics counts equal to tracker.eval_mot's: yes")
+        print("motmetrics counts equal to tracker.eval.mot's: yes")
     return 0
 
 

@@ -99,7 +99,7 @@ def matches(truth: list[dict], raw: list) -> list[list[tuple[int, int]]]:
     """Per frame (ground-truth track id, prediction index) pairs: OKS >= 0.5, Hungarian, on raw keypoints."""
     from scipy.optimize import linear_sum_assignment
 
-    from flow.nms import oks_matrix
+    from pose.similarity import oks_matrix
 
     out = []
     for people, frame in zip(truth, raw):

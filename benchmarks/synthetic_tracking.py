@@ -12,7 +12,7 @@
    the annotated (visible) joints of every ``--pck-stride``-th frame, flip test on.
 3. Tracking: ``tracker.track`` on every video's frames with the ``file:`` detections (and the ONNX YOLOX-nano of
    ``--yolox`` when present: a COCO model on real photos, run here on drawn people), predictions written as
-   PoseTrack 2018 files, scored by ``tracker.evaluate.evaluate`` (poseval's total AP and MOTA). The rows are the
+   PoseTrack 2018 files, scored by ``tracker.eval.cli.evaluate`` (poseval's total AP and MOTA). The rows are the
    FlowTrack ablation (Xiao et al. 2018, Table 5): flow box propagation on or off (``flow.propagate``), times the
    association similarity (``association.similarity``: box IoU, OKS, flow OKS, multi-frame flow OKS).
 
@@ -41,8 +41,9 @@ sys.path.insert(0, str(REPO))
 from pose.data import synthetic as syn  # noqa: E402
 from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
-from tracker.evaluate import evaluate  # noqa: E402
-from tracker.pipeline import build_flow_estimator, build_pose_estimator, track  # noqa: E402
+from tracker.eval.cli import evaluate  # noqa: E402
+from tracker.components import build_flow_estimator, build_pose_estimator  # noqa: E402
+from tracker.pipeline import track  # noqa: E402
 from tracker.run import PredictionCollector  # noqa: E402
 
 YOLOX = REPO.parent / "shared" / "data" / "models" / "yolox_nano.onnx"
@@ -235,7 +236,7 @@ def main(argv=None) -> int:
 
 # ------------------------------------------------------------------------------------------------------ re-entry
 # Issue 17: ids that survive leaving the view and occlusion. ``--reentry`` runs this section instead of the FlowTrack
-# ablation: hard scenes (pose.data.synthetic_hard: exits and returns after 1-5 s, 1-3 s behind posts, alike
+# ablation: hard scenes (pose.data.synthetic.hard: exits and returns after 1-5 s, 1-3 s behind posts, alike
 # clothing), the synthetic HRNet on the generator's noisy detections, and motmetrics' MOTA, IDF1 and id switches
 # (a prediction matches a ground-truth person when their OKS over the person's visible joints is at least 0.5).
 REENTRY_ROWS = (
@@ -268,7 +269,7 @@ def mot_accumulator(truth: list, tracked: list):
     """A motmetrics accumulator of one video: distance 1 - OKS, pairs below OKS 0.5 not matchable."""
     import motmetrics as mm
 
-    from flow.nms import oks_matrix
+    from pose.similarity import oks_matrix
 
     acc = mm.MOTAccumulator(auto_id=True)
     for (gt_ids, gt_kps, areas), frame in zip(truth, tracked):
@@ -296,7 +297,7 @@ def mot_scores(accumulators: list, names: list[str]) -> dict:
 def reentry_ablation(args, parts: dict, work: Path) -> list[dict]:
     """The re-entry rows on hard scenes; poses from one full run per video, re-associated per row (tracking-only
     mode on the same frames, so flow and colour are there)."""
-    from pose.data.synthetic_hard import generate_hard_dataset
+    from pose.data.synthetic.hard import generate_hard_dataset
 
     data = work / "hard"
     tic = time.perf_counter()

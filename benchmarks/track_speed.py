@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tracker.config import load_track_config  # noqa: E402
-from tracker.pipeline import Tracker, build_components, run_frames  # noqa: E402
+from tracker.components import build_components  # noqa: E402
+from tracker.pipeline import Tracker, run_frames  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
 

@@ -36,7 +36,7 @@ def main() -> None:
     work = Path(args.out or tempfile.mkdtemp(prefix="train_tiny_"))
 
     if args.data == "sticks":
-        from tests.test_train import TINY_MODEL, make_stick_dataset
+        from tests.pose.test_train import TINY_MODEL, make_stick_dataset
 
         root = make_stick_dataset(work / "sticks", images=64)
         epochs = args.epochs or 80

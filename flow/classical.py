@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from flow.errors import FlowError
+from flow.errors import FlowError, check_options
 
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -78,18 +78,11 @@ class OpenCVFlow:
         return f"OpenCVFlow({self.name!r})"
 
 
-def _unknown_options(backend: str, options: dict, known: Iterable[str], extra: tuple[str, ...] = ()) -> None:
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        valid = sorted([*known, *extra])
-        raise FlowError(f"unknown option(s) {unknown} for flow backend {backend!r}; valid: {valid}")
-
-
 def make_dis(preset: str = "medium", **options) -> OpenCVFlow:
     """OpenCV DIS flow with a preset (``ultrafast``, ``fast``, ``medium``) and optional overrides (see _DIS_SETTERS)."""
     if preset not in DIS_PRESETS:
         raise FlowError(f"unknown DIS preset {preset!r}; choose one of {sorted(DIS_PRESETS)}")
-    _unknown_options("dis", options, _DIS_SETTERS, extra=("preset",))
+    check_options("dis", options, _DIS_SETTERS, extra=("preset",))
     dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     for key, value in options.items():
         getattr(dis, _DIS_SETTERS[key])(value)
@@ -98,7 +91,7 @@ def make_dis(preset: str = "medium", **options) -> OpenCVFlow:
 
 def make_farneback(**options) -> OpenCVFlow:
     """OpenCV Farneback flow; options are calcOpticalFlowFarneback's (defaults: FARNEBACK_DEFAULTS)."""
-    _unknown_options("farneback", options, FARNEBACK_DEFAULTS)
+    check_options("farneback", options, FARNEBACK_DEFAULTS)
     params = {**FARNEBACK_DEFAULTS, **options}
     return OpenCVFlow("farneback", lambda prev, nxt: cv2.calcOpticalFlowFarneback(prev, nxt, None, **params))
 
@@ -111,6 +104,6 @@ def make_tvl1(**options) -> OpenCVFlow:
             "TV-L1 flow needs cv2.optflow from opencv-contrib-python; reinstall it "
             "(`pip uninstall -y opencv-python opencv-contrib-python && pip install 'opencv-contrib-python<5'`)"
         )
-    _unknown_options("tvl1", options, _TVL1_OPTIONS)
+    check_options("tvl1", options, _TVL1_OPTIONS)
     tvl1 = optflow.DualTVL1OpticalFlow_create(**options) if options else optflow.createOptFlow_DualTVL1()
     return OpenCVFlow("tvl1", lambda prev, nxt: tvl1.calc(prev, nxt, None))

@@ -19,7 +19,7 @@ The OpenCV backends accept and ignore ``device`` and ``batch_size`` (they run on
 from __future__ import annotations
 
 from flow import classical
-from flow.errors import FlowError
+from flow.errors import FlowError, check_options
 
 OPENCV_BACKENDS = {"dis": classical.make_dis, "farneback": classical.make_farneback, "tvl1": classical.make_tvl1}
 TORCHVISION_BACKENDS = ("raft_small", "raft_large")
@@ -33,12 +33,6 @@ _LEARNED_OPTIONS = ("checkpoint", "device", "batch_size")
 def available_estimators() -> list[str]:
     """The built-in names; any ptlflow model is also available as ``ptlflow:<name>`` (without importing ptlflow)."""
     return [*OPENCV_BACKENDS, *TORCHVISION_BACKENDS, *PTLFLOW_DEFAULTS, PTLFLOW_PREFIX + "<model>"]
-
-
-def _check_options(name: str, options: dict, known: tuple[str, ...]) -> None:
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise FlowError(f"unknown option(s) {unknown} for flow backend {name!r}; valid: {sorted(known)}")
 
 
 def get_estimator(name: str, **options):
@@ -60,10 +54,10 @@ def get_estimator(name: str, **options):
     from flow import learned  # torch is imported only for the learned backends
 
     if key in TORCHVISION_BACKENDS:
-        _check_options(name, options, (*_LEARNED_OPTIONS, "iterations"))
+        check_options(name, options, (*_LEARNED_OPTIONS, "iterations"))
         return learned.make_torchvision_raft(key, **options)
     model_name = key[len(PTLFLOW_PREFIX):] if key.startswith(PTLFLOW_PREFIX) else key
-    _check_options(name, options, _LEARNED_OPTIONS)
+    check_options(name, options, _LEARNED_OPTIONS)
     if not key.startswith(PTLFLOW_PREFIX) and key not in PTLFLOW_DEFAULTS:
         try:
             known = learned.ptlflow_model_names()

@@ -220,18 +220,30 @@ def resolve_config_path(name_or_path: str | Path, kind: str = "pose", error: typ
                 f"{', '.join(available) or '(none)'}")
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``section.key=value`` strings to a raw config mapping (values parsed as YAML)."""
-    for item in overrides or []:
+def apply_overrides(raw: dict, overrides: list[str] | dict | None, sections=None, top_level: tuple[str, ...] = (),
+                    error: type[ValueError] = ConfigError, example: str = "train.lr=1e-4") -> dict:
+    """``section.key=value`` strings (values parsed as YAML) or a ``{"section.key": value}`` mapping applied to a
+    copy of a raw config mapping. ``sections``: the section names (default: the pose config's); ``top_level``: keys
+    without a section (the track config's ``device``). Used for the pose and the track configs alike."""
+    sections = list(_SECTIONS if sections is None else sections)
+    items = list(overrides.items()) if isinstance(overrides, dict) else []
+    for item in overrides if isinstance(overrides, list) else []:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.lr=1e-4")
+            raise error(f"override {item!r} must look like section.key=value, e.g. {example}")
         dotted, text = item.split("=", 1)
-        parts = dotted.strip().split(".")
-        if len(parts) != 2 or parts[0] not in _SECTIONS:
-            raise ConfigError(f"override key {dotted!r} must be section.key with section in {list(_SECTIONS)}")
-        raw.setdefault(parts[0], {})
-        raw[parts[0]] = dict(raw[parts[0]] or {})
-        raw[parts[0]][parts[1]] = yaml.safe_load(text)
+        items.append((dotted.strip(), yaml.safe_load(text)))
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for dotted, value in items:
+        parts = dotted.split(".")
+        if len(parts) == 1 and parts[0] in top_level:
+            raw[parts[0]] = value
+        elif len(parts) == 2 and parts[0] in sections:
+            raw.setdefault(parts[0], {})
+            raw[parts[0]] = dict(raw[parts[0]] or {})
+            raw[parts[0]][parts[1]] = value
+        else:
+            alone = f", or one of {', '.join(top_level)}" if top_level else ""
+            raise error(f"override key {dotted!r} must be section.key with section in {', '.join(sections)}{alone}")
     return raw
 
 

@@ -135,9 +135,7 @@ class TopDownPoseEstimator:
             for start in range(0, len(crops), per_pass):
                 x = self._to_input(crops[start:start + per_pass])
                 if self.flip_test:
-                    both = self.model(torch.cat([x, x.flip(3)], dim=0).contiguous(memory_format=self._format))
-                    n = x.shape[0]
-                    out = average_flip(both[:n], both[n:], self.flip_pairs, shift=self.shift_heatmap)
+                    out = flip_test_heatmaps(self.model, x, self.flip_pairs, self.shift_heatmap, self._format)
                 else:
                     out = self.model(x)
                 outputs.append(out.float())
@@ -174,6 +172,15 @@ class TopDownPoseEstimator:
         keypoints, maxvals = decode_heatmaps(heatmaps, center, scale, post_process=self.post_process,
                                              refine=self.refine)
         return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32), heatmaps.astype(np.float32)
+
+
+def flip_test_heatmaps(model: nn.Module, x: torch.Tensor, flip_pairs, shift: bool,
+                       memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """The flip test (official ``flip_back`` + averaging): heatmaps ``(B, K, h, w)`` of the inputs ``(B, 3, H, W)``
+    averaged with those of their mirror images, both halves in one forward pass."""
+    both = model(torch.cat([x, x.flip(3)], dim=0).contiguous(memory_format=memory_format))
+    n = x.shape[0]
+    return average_flip(both[:n], both[n:], flip_pairs, shift=shift)
 
 
 def fuse_conv_bn(model: nn.Module) -> nn.Module:

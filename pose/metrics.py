@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pose.keypoints import MPII16_JOINTS
+from pose.similarity import oks_nms, soft_oks_nms
 
 
 class MetricsError(ValueError):
@@ -175,8 +176,6 @@ def coco_rescore_nms(
     ``prod(scale * 200)``), ``score`` (box score). Each score becomes mean(confidences > in_vis_thre) x box score;
     returns the kept people (new dicts), image by image.
     """
-    from flow.nms import oks_nms, soft_oks_nms
-
     by_image: dict[int, list[dict]] = defaultdict(list)
     for person in people:
         kpts = np.asarray(person["keypoints"], np.float64)

@@ -195,12 +195,13 @@ class HRNet(nn.Module):
 
 
 def init_weights(model: nn.Module) -> None:
-    """The official training initialisation: convs ~ N(0, 0.001) with zero bias, BN weight 1 and bias 0.
+    """The official training initialisation (``PoseHighResolutionNet.init_weights``): convs and transposed convs
+    ~ N(0, 0.001) with zero bias, BN weight 1 and bias 0. ``pose.train`` applies it before loading weights.
 
     (Built models keep PyTorch's default initialisation, as the official code does when not training.)
     """
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(module.weight, std=0.001)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)

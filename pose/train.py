@@ -24,188 +24,65 @@ On a CPU shared with other jobs, small models train much faster with ``OMP_NUM_T
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
-import os
 import random
 import sys
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from pose.checkpoints import CheckpointError, load_backbone_weights, load_pose_weights
 from pose.config import Config, ConfigError, load_config
-from pose.data.dataset import DatasetError, PersonSample, TopDownDataset
+from pose.data.dataset import DatasetError, TopDownDataset
 from pose.data.posetrack import PoseTrackFormatError
-from pose.decode import average_flip, decode_heatmaps
-from pose.fileio import atomic_path, write_text_atomic
+from pose.data.training_sets import Validation, build_data
+from pose.decode import decode_heatmaps
+from pose.fileio import write_text_atomic
+from pose.inference import flip_test_heatmaps
 from pose.keypoints import KeypointLayout, get_layout
 from pose.loss import JointsMSELoss
 from pose.metrics import (
     MetricsError,
-    MPIIGroundTruth,
     coco_keypoint_eval,
     coco_rescore_nms,
     coco_results,
     heatmap_accuracy,
-    load_mpii_gt,
     mpii_pckh,
 )
-from pose.model import HRNet
+from pose.model import HRNet, init_weights
 from pose.schedule import build_optimizer, build_scheduler, epoch_learning_rates
+from pose.train_utils import (
+    BEST,
+    CHECKPOINT,
+    FINAL,
+    CsvLog,
+    Runtime,
+    TrainError,
+    barrier,
+    check_resumable,
+    config_yaml,
+    init_runtime,
+    load_checkpoint,
+    output_dir_of,
+    rng_states,
+    save_atomic,
+    set_rng_states,
+    unwrap,
+)
 
-CHECKPOINT = "checkpoint.pth"
-BEST = "model_best.pth"
-FINAL = "final.pth"
-
-
-class TrainError(RuntimeError):
-    """A training run that cannot start or continue (e.g. --resume without a checkpoint)."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Processes and devices
-# ---------------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Runtime:
-    rank: int
-    world_size: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-
-def init_runtime(device: str | None = None) -> Runtime:
-    """One process of a ``torchrun`` group (``WORLD_SIZE`` > 1: nccl on CUDA, gloo on CPU) or a single process."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise TrainError(f"--device {device} was asked for but CUDA is not available; use --device cpu")
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cpu")
-    if world_size > 1 and not dist.is_initialized():
-        # Rank 0 validates alone while the others wait at a barrier: allow a full COCO validation (the default
-        # timeout of 10-30 minutes is shorter than a W48 384x288 validation with flip test on one GPU).
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timedelta(hours=3))
-    return Runtime(rank, world_size, dev)
-
-
-def barrier(rt: Runtime) -> None:
-    if rt.distributed:
-        dist.barrier()
+__all__ = ["TrainError", "build_training_model", "check_layout", "dry_run", "main", "train"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Data
+# Model
 # ---------------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Validation:
-    """Validation people and how to score their predictions."""
-
-    samples: list[PersonSample]
-    kind: str                                 # "coco" (OKS AP) | "mpii" (PCKh) | "accuracy" (heatmap PCK only)
-    coco_gt: object = None                    # pycocotools COCO for kind "coco"
-    mpii_gt: MPIIGroundTruth | None = None    # for kind "mpii"
-    gt_boxes: bool = True                     # heatmap accuracy means something only around ground-truth boxes
-
-
-def _synthetic_paths(root: Path, image_set: str) -> tuple[Path, Path]:
-    """Synthetic generator layout: ``ROOT/coco/<set>.json`` with file names relative to ROOT (or ROOT/images)."""
-    ann = root / "coco" / f"{image_set}.json"
-    return ann, root
-
-
-def _image_dir_for(coco, root: Path) -> Path:
-    """ROOT or ROOT/images, whichever holds the first image the annotation names."""
-    if coco.imgs:
-        first = next(iter(coco.imgs.values()))["file_name"]
-        for candidate in (root, root / "images"):
-            if (candidate / first).is_file():
-                return candidate
-    return root
-
-
-def build_data(cfg: Config, layout: KeypointLayout) -> tuple[list[PersonSample], Validation]:
-    """Training people and validation data of the config's dataset."""
-    data, model = cfg.data, cfg.model
-    root = Path(data.root)
-    name = data.dataset
-    if name in ("coco", "synthetic"):
-        from pose.data.coco import (
-            coco_detected_people,
-            coco_gt_people,
-            coco_paths,
-            load_coco,
-        )
-
-        if name == "coco":
-            train_ann, train_images = coco_paths(root, data.train_set)
-            val_ann, val_images = coco_paths(root, data.val_set)
-            train_coco = load_coco(train_ann)
-            val_coco = load_coco(val_ann)
-        else:
-            train_ann, _ = _synthetic_paths(root, data.train_set)
-            val_ann, _ = _synthetic_paths(root, data.val_set)
-            train_coco = load_coco(train_ann)
-            val_coco = train_coco if val_ann == train_ann else load_coco(val_ann)
-            train_images, val_images = _image_dir_for(train_coco, root), _image_dir_for(val_coco, root)
-        train = coco_gt_people(train_coco, train_images, model.image_size, model.num_joints, data.box_padding)
-        if data.use_gt_bbox or not data.detection_file:
-            val = coco_gt_people(val_coco, val_images, model.image_size, model.num_joints, data.box_padding)
-            gt_boxes = True
-        else:
-            val = coco_detected_people(val_coco, data.detection_file, val_images, model.image_size,
-                                       model.num_joints, cfg.test.image_thre, data.box_padding)
-            gt_boxes = False
-        return train, Validation(val, "coco", coco_gt=val_coco, gt_boxes=gt_boxes)
-    if name == "mpii":
-        from pose.data.mpii import mpii_paths, mpii_people
-
-        train_ann, images, _ = mpii_paths(root, data.train_set)
-        val_ann, _, gt_mat = mpii_paths(root, data.val_set)
-        train = mpii_people(train_ann, images, data.box_padding)
-        val = mpii_people(val_ann, images, data.box_padding)
-        if gt_mat.is_file():
-            return train, Validation(val, "mpii", mpii_gt=load_mpii_gt(gt_mat))
-        return train, Validation(val, "accuracy")
-    if name in ("posetrack17", "posetrack18"):
-        from pose.data.posetrack_train import (
-            posetrack_coco_gt,
-            posetrack_people,
-            read_posetrack_split,
-        )
-
-        extend = data.keypoint_box_extend
-        train_seqs = read_posetrack_split(root, data.train_set)
-        val_seqs = read_posetrack_split(root, data.val_set)
-        train = posetrack_people(train_seqs, root, model.image_size, extend, data.box_padding)
-        val = posetrack_people(val_seqs, root, model.image_size, extend, data.box_padding)
-        return train, Validation(val, "coco", coco_gt=posetrack_coco_gt(val_seqs, extend))
-    raise ConfigError(f"data.dataset must be coco, mpii, posetrack17, posetrack18 or synthetic, got {name!r}")
-
 
 def check_layout(cfg: Config) -> KeypointLayout:
     try:
@@ -218,27 +95,11 @@ def check_layout(cfg: Config) -> KeypointLayout:
     return layout
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Model
-# ---------------------------------------------------------------------------------------------------------------
-
-def init_training_weights(model: nn.Module) -> None:
-    """Official ``PoseHighResolutionNet.init_weights``: convs N(0, 0.001) with zero bias, BN weight 1, bias 0."""
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, std=0.001)
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
-
-
 def build_training_model(cfg: Config, log=print, load_weights: bool = True) -> HRNet:
     """HRNet with the official training init, then the ImageNet backbone and the initial pose weights (unless
     ``load_weights`` is false: a resumed run takes all weights from its checkpoint)."""
     model = HRNet(cfg.model)
-    init_training_weights(model)
+    init_weights(model)
     if not load_weights:
         return model
     if cfg.model.pretrained:
@@ -249,73 +110,6 @@ def build_training_model(cfg: Config, log=print, load_weights: bool = True) -> H
     if cfg.train.init_weights:
         log(f"=> initial weights {load_pose_weights(model, cfg.train.init_weights, cfg.name).summary()}")
     return model
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Checkpoints and logs
-# ---------------------------------------------------------------------------------------------------------------
-
-def rng_states() -> dict:
-    """Python, numpy, torch (and CUDA) generator states, in types that ``torch.load(weights_only=True)`` reads."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    states = {
-        "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def set_rng_states(states: dict) -> None:
-    random.setstate(states["python"])
-    n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def save_atomic(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename (no half-written checkpoints)."""
-    with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
-
-
-def load_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise TrainError(f"no checkpoint to resume at {path}; run without --resume to start training")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises pickle, zip and runtime errors for damaged files
-        raise TrainError(f"{path} is not a readable training checkpoint ({type(error).__name__}); delete it and "
-                         "run without --resume") from None
-
-
-class CsvLog:
-    """``log.csv``: one row per epoch; on resume, rows of epochs that will be run again are dropped."""
-
-    def __init__(self, path: Path, start_epoch: int):
-        self.path = path
-        self.rows: list[dict] = []
-        if start_epoch > 0 and path.is_file():
-            with path.open(newline="") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < start_epoch]
-
-    def add(self, row: dict) -> None:
-        self.rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        fields = list(dict.fromkeys(k for r in self.rows for k in r))
-        with atomic_path(self.path) as temporary, temporary.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(self.rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -372,11 +166,11 @@ def predict(model: nn.Module, loader: DataLoader, cfg: Config, layout: KeypointL
     acc_sum, acc_count = 0.0, 0
     for batch in tqdm(loader, desc="validate", leave=False, dynamic_ncols=True):
         images = batch["image"].to(device)
-        heatmaps = model(images).float()
         if cfg.test.flip_test:
-            flipped = model(images.flip(3)).float()
-            heatmaps = average_flip(heatmaps, flipped, layout.flip_pairs, shift=cfg.test.shift_heatmap)
-        heatmaps = heatmaps.cpu().numpy()
+            heatmaps = flip_test_heatmaps(model, images, layout.flip_pairs, cfg.test.shift_heatmap)
+        else:
+            heatmaps = model(images)
+        heatmaps = heatmaps.float().cpu().numpy()
         _, avg_acc, count = heatmap_accuracy(heatmaps, batch["target"].numpy())
         acc_sum += avg_acc * count
         acc_count += count
@@ -426,36 +220,6 @@ def validate(model: nn.Module, val: Validation, cfg: Config, layout: KeypointLay
 # ---------------------------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------------------------
-
-# Keys a resumed run may change: how long it runs and how it reports, not what it trains.
-RESUME_MAY_CHANGE = {("train", "epochs"), ("train", "print_freq"), ("train", "val_every"), ("data", "workers"),
-                     ("train", "output_dir"), ("test", "batch_size")}
-
-
-def check_resumable(ckpt: dict, cfg: Config, path: Path) -> None:
-    """Refuse to resume with a config that trains differently from the checkpoint's (the optimiser and schedule
-    state in the checkpoint would silently override the new values)."""
-    saved = ckpt.get("config")
-    if not isinstance(saved, dict):
-        return
-    now = cfg.to_dict()
-    changed = [f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
-               for key, value in values.items()
-               if (section, key) not in RESUME_MAY_CHANGE and section in saved
-               and key in saved[section] and _plain(saved[section][key]) != _plain(value)]
-    if changed:
-        raise TrainError(f"{path} was trained with other values of {', '.join(changed)}; resume with the run's "
-                         f"config.yaml (only {', '.join(sorted('.'.join(k) for k in RESUME_MAY_CHANGE))} may change)")
-
-
-def _plain(value):
-    return list(value) if isinstance(value, (tuple, list)) else value
-
-
-def output_dir_of(cfg: Config) -> Path:
-    return Path(cfg.train.output_dir) / (cfg.name or "run")
-
-
 def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
     """Train (or continue) a run; returns the last epoch's metrics plus ``best_metric``, ``best_epoch``, ``out_dir``."""
     rt = init_runtime(device)
@@ -475,7 +239,7 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
     np.random.seed(cfg.train.seed)
     torch.manual_seed(cfg.train.seed)
 
-    train_samples, val = build_data(cfg, layout)
+    train_samples, val = build_data(cfg)
     if not train_samples:
         raise DatasetError(f"the training set of {cfg.data.dataset} under {cfg.data.root!r} has no usable people; "
                            "check data.root and data.train_set")
@@ -566,11 +330,6 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
         writer.close()
     barrier(rt)
     return {**metrics, "best_metric": best_metric, "best_epoch": best_epoch, "out_dir": str(out_dir)}
-
-
-def config_yaml(cfg: Config) -> str:
-    """The config as YAML that ``load_config`` reads back (lists inline)."""
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
 
 
 def dry_run(cfg: Config) -> str:

@@ -22,3 +22,15 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared():
     return shared_path
+
+
+@pytest.fixture
+def hrnet_reference(shared):
+    """The official HRNet helpers' test vectors: (arrays of the .npz, ``results`` of the .json); skips when absent."""
+    import json
+
+    import numpy as np
+
+    arrays = np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
+    results = json.loads(shared("reference", "hrnet", "hrnet_helpers_reference.json").read_text())["results"]
+    return arrays, results

@@ -22,10 +22,10 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from pose.data import synthetic as syn
-from pose.data import synthetic_people as sp
+from pose.data.synthetic import people as sp
 from pose.data.posetrack import read_sequence, write_sequence
 from tracker import track
-from tracker.evaluate import evaluate
+from tracker.eval.cli import evaluate
 from tracker.run import PredictionCollector
 
 SIZE = (320, 240)

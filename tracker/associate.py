@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from flow.nms import box_iou_matrix, oks_matrix
 from flow.propagate import propagate_keypoints
+from pose.similarity import oks_matrix
+from tracker.boxes import box_iou_matrix
 from tracker.config import SIMILARITIES, AssociationConfig
 from tracker.reentry import Reentry
 from tracker.types import Poses

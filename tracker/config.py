@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
+from pose.config import apply_overrides as apply_config_overrides  # one override parser for both configs
 
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -189,27 +190,9 @@ def config_from_dict(raw: dict, name: str = "") -> TrackConfig:
 
 
 def apply_overrides(raw: dict, overrides: list[str] | dict | None) -> dict:
-    """``section.key=value`` strings (values parsed as YAML) or a ``{"section.key": value}`` mapping applied to a raw
-    config mapping; ``device=cuda`` sets a top-level key."""
-    items = list(overrides.items()) if isinstance(overrides, dict) else []
-    for item in overrides if isinstance(overrides, list) else []:
-        if "=" not in item:
-            raise TrackConfigError(f"override {item!r} must look like section.key=value, e.g. nms.iou_threshold=0.6")
-        dotted, text = item.split("=", 1)
-        items.append((dotted.strip(), yaml.safe_load(text)))
-    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    for dotted, value in items:
-        parts = dotted.split(".")
-        if len(parts) == 1 and parts[0] in TOP_LEVEL:
-            raw[parts[0]] = value
-        elif len(parts) == 2 and parts[0] in SECTIONS:
-            raw.setdefault(parts[0], {})
-            raw[parts[0]] = dict(raw[parts[0]] or {})
-            raw[parts[0]][parts[1]] = value
-        else:
-            raise TrackConfigError(f"override key {dotted!r} must be section.key with section in "
-                                   f"{', '.join(SECTIONS)}, or one of {', '.join(TOP_LEVEL)}")
-    return raw
+    """``section.key=value`` strings or a ``{"section.key": value}`` mapping applied to a raw track config mapping
+    (``pose.config.apply_overrides``); ``device=cuda`` sets a top-level key."""
+    return apply_config_overrides(raw, overrides, SECTIONS, TOP_LEVEL, TrackConfigError, "nms.iou_threshold=0.6")
 
 
 def resolve_track_config(name_or_path: str | Path) -> Path:

@@ -8,7 +8,7 @@ Per frame t (``Tracker.step``):
 4. box NMS over detected + propagated boxes;
 5. top-down HRNet on the kept boxes (one batch per frame, flip test);
 6. association: similarity to the recent tracks' (flow-moved) poses, greedy matching, new ids for the rest;
-7. poses converted to the PoseTrack 2018 joint layout (``tracker.heads``) for the outputs.
+7. poses converted to the PoseTrack 2018 joint layout (``tracker.posetrack_joints``) for the outputs.
 
 ``track(source, config=None, **overrides)`` is the public generator. The state it keeps is the previous frame,
 its poses and a few frames of track memory, so memory does not grow with the video. Tracking-only mode
@@ -16,33 +16,24 @@ its poses and a few frames of track memory, so memory does not grow with the vid
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from flow.nms import merge_boxes, oks_nms
 from flow.propagate import boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
+from pose.similarity import oks_nms
 from tracker.associate import DEFAULT_FPS, FLOW_SIMILARITIES, Associator
+from tracker.boxes import merge_boxes
+from tracker.components import Components, PipelineError, build_components
 from tracker.config import TrackConfig, load_track_config
-from tracker.heads import to_posetrack18
+from tracker.posetrack_joints import to_posetrack18
 from tracker.smoothing import OneEuroSmoother, online_enabled
 from tracker.timing import StageTimer
-from tracker.types import SOURCE_PROPAGATED, Boxes, Frame, Poses, TrackedFrame
+from tracker.types import (SOURCE_PROPAGATED, Boxes, Detector, FlowEstimator, Frame, PoseEstimator, Poses,
+                           TrackedFrame)
 from tracker.video import open_source
-
-Detector = Callable[[Frame], Boxes]
-FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
-PoseEstimator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-# The pose config used when neither --pose-model nor the weights' registry entry names one.
-DEFAULT_POSE_MODEL = "coco_w32_256x192"
-
-
-class PipelineError(ValueError):
-    """The pipeline cannot run as configured (a missing component or an incompatible option)."""
 
 
 @dataclass
@@ -68,7 +59,7 @@ class Tracker:
     smooth: bool = False                 # One-Euro filter of the output joints (smoothing.online resolved)
 
     @classmethod
-    def from_components(cls, config: TrackConfig, parts: "Components", timer: StageTimer,
+    def from_components(cls, config: TrackConfig, parts: Components, timer: StageTimer,
                         keep_flow: bool = False, keep_heatmaps: bool = False, fps: float = 0.0,
                         smooth_by_default: bool = False) -> "Tracker":
         smooth = online_enabled(config.smoothing.online, smooth_by_default)
@@ -216,46 +207,6 @@ def _mean_kept_score(scores: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(kept.any(axis=1), (scores * kept).sum(axis=1) / np.maximum(kept.sum(axis=1), 1), 0.0)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Building the components from a config
-
-
-def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
-    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
-    import pose
-    from pose.config import load_config
-    from pose.inference import TopDownPoseEstimator
-
-    cfg = config.pose
-    if not cfg.weights:
-        raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
-                            "'random' runs untrained weights, for testing only)")
-    pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
-    weights = None if cfg.weights == "random" else cfg.weights
-    model = pose.build_model(pose_config, weights=weights, device=device)
-    options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
-    estimator = TopDownPoseEstimator(model, pose_config, device, flip_test=cfg.flip_test, **options)
-    layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
-    return estimator, get_layout(layout).name
-
-
-def _registry_field(weights: str, field: str) -> str:
-    """A field (``config``, ``keypoints``) of the registry entry of named weights ("" when not a registry name)."""
-    try:
-        from pose.checkpoints import load_registry
-        entry = load_registry().get(weights)
-    except Exception:  # noqa: BLE001 - a registry problem is reported when the weights are resolved
-        return ""
-    return getattr(entry, field, "") or ""
-
-
-def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
-    from flow import get_estimator
-
-    options = {"device": device} if config.flow.name not in ("dis", "farneback", "tvl1") else {}
-    return get_estimator(config.flow.name, **options)
-
-
 def _resolve(config, overrides: dict) -> TrackConfig:
     """The config with keyword overrides applied: ``section={key: value}``, ``section__key=value``, ``device``."""
     flat: dict = {}
@@ -267,53 +218,11 @@ def _resolve(config, overrides: dict) -> TrackConfig:
     return load_track_config(config, flat)
 
 
-@dataclass
-class Components:
-    """What a ``Tracker`` runs, built once and reused for every sequence of a run."""
-
-    detector: Detector | None
-    pose_estimator: PoseEstimator | None
-    flow_estimator: FlowEstimator | None
-    layout: str
-
-
-def build_components(config: TrackConfig, *, detector: Detector | str | None = None,
-                     pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
-                     layout: str | None = None, tracking_only: bool = False, has_frames: bool = True,
-                     image_ids: list | None = None) -> tuple[TrackConfig, Components]:
-    """The components not given, built from ``config`` (see :func:`track` for the arguments).
-
-    tracking_only: no detector or pose estimator (poses come with each frame); has_frames: whether real frames
-    (hence optical flow) are available. Returns the config (with a ``detector`` spec applied) and the components.
-    """
-    from tracker.detectors import build_detector, parse_detector_spec
-
-    if isinstance(detector, str):
-        config = config.replace(detector=parse_detector_spec(detector, config.detector))
-        detector = None
-    flow_similarity = config.association.similarity in FLOW_SIMILARITIES
-    needs_flow = flow_similarity or (config.flow.propagate and not tracking_only)
-    if needs_flow and not has_frames:
-        raise PipelineError(f"similarity {config.association.similarity} needs the video frames for optical "
-                            f"flow; give the video, or set association.similarity to oks or box_iou")
-    if flow_estimator is None and needs_flow:  # first: the quickest to build, so a bad name fails fast
-        flow_estimator = build_flow_estimator(config, config.device)
-    if not tracking_only:
-        if detector is None:
-            detector = build_detector(config.detector, config.device, image_ids)
-        if pose_estimator is None:
-            pose_estimator, layout = build_pose_estimator(config, config.device)
-        elif layout is None:
-            raise PipelineError("a custom pose_estimator needs layout= (its keypoint layout, e.g. coco17)")
-    layout = get_layout(layout or POSETRACK18.name).name
-    return config, Components(detector, pose_estimator, flow_estimator, layout)
-
-
 def track(source, config: str | TrackConfig | None = None, *, detector: Detector | str | None = None,
           pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
           timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
-          image_ids: list | None = None,
+          image_ids: list | None = None, with_frames: bool = False,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -331,6 +240,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     posetrack18): no detection or pose estimation, only (flow) association.
     image_ids: a detection file's image ids in frame order (submission mode).
     timer: a ``StageTimer`` that receives the per-stage seconds.
+    with_frames: yield (Frame, TrackedFrame) pairs (the decoded frame too, for overlays) instead of TrackedFrames.
 
     Components are built and the source opened when this is called, so configuration errors surface here;
     frames are decoded as the generator is consumed.
@@ -344,14 +254,14 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
                                      has_frames=source is not None, image_ids=image_ids)
     fps = frames.info.fps if frames is not None else 0.0
     tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps, fps)
-    return _run(tracker, frames, poses)
+    return _run(tracker, frames, poses, with_frames)
 
 
-def _run(tracker: Tracker, source, poses) -> Iterator[TrackedFrame]:
+def _run(tracker: Tracker, source, poses, with_frames: bool) -> Iterator:
     if source is None:  # tracking-only mode without frames: blank stand-ins carry the frame index
         source = [Frame(i, np.zeros((1, 1, 3), np.uint8)) for i in range(len(poses))]
-    for _, tracked in run_frames(tracker, source, poses):
-        yield tracked
+    for frame, tracked in run_frames(tracker, source, poses):
+        yield (frame, tracked) if with_frames else tracked
 
 
 def run_frames(tracker: Tracker, frames: Iterable[Frame], poses: Sequence[Poses] | None = None

@@ -21,9 +21,8 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from flow.errors import FlowError
 from pose.checkpoints import CheckpointError
@@ -38,12 +37,13 @@ from pose.data.posetrack import (
 from pose.keypoints import POSETRACK18
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.pipeline import Components, PipelineError, Tracker, build_components, run_frames
+from tracker.components import Components, PipelineError, build_components
 from tracker.outputs import Item, table_sinks
+from tracker.pipeline import track
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
-from tracker.overlay import OverlayError
+from tracker.viz.overlay import OverlayError
 from tracker.timing import StageTimer
-from tracker.types import Frame, TrackedFrame
+from tracker.types import TrackedFrame
 from tracker.video import ImageFolderSource, LimitedSource, VideoError, open_source
 
 
@@ -81,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panels", default="", metavar="LIST",
                         help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
                              "(the heatmaps of track ID)")
+    parser.add_argument("--format", choices=("auto", "2017", "2018", "21"), default="auto",
+                        help="PoseTrack output format; auto: the ground truth's in submission mode, else 2018")
     parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per frame, track and joint (columns in "
                                                       "the README)")
     parser.add_argument("--per-track", metavar="DIR", help="also write one JSON per person: DIR/<video>/track_<id>.json")
-    parser.add_argument("--format", choices=("auto", "2017", "2018", "21"), default="auto",
-                        help="PoseTrack output format; auto: the ground truth's in submission mode, else 2018")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -159,8 +159,8 @@ def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig)
         if args.panels:
             raise OutputError("--panels draws on the overlay; add --overlay or --debug-frames DIR")
         return None
-    from tracker.overlay import OverlayWriter
-    from tracker.render import RenderOptions
+    from tracker.viz.overlay import OverlayWriter
+    from tracker.viz.render import RenderOptions
 
     flow_panel, heatmap_id = parse_panels(args.panels)
     options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,
@@ -170,129 +170,57 @@ def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig)
                          frames_dir=frames_dir)
 
 
-def run_sequence(tracker: Tracker, frames, total: int | None, collector: PredictionCollector, overlay,
-                 given_poses=None, progress: bool = True, label: str = "", sinks=()) -> None:
-    """Track every frame of ``frames`` into ``collector`` (and the overlay and the ``tracker.outputs`` sinks,
-    already started), with a progress bar."""
-    from tqdm import tqdm
-
-    timer = tracker.timer
-    with tqdm(total=total, desc=label, unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
-        for frame, tracked in run_frames(tracker, frames, given_poses):
-            collector.add(tracked)
-            for sink in sinks:
-                sink.add(tracked, frame)
-            if overlay is not None:
-                with timer("overlay"):
-                    overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
-            bar.update(1)
-
-
 def _video_file_names(stem: str, count: int) -> list[str]:
     """Image names for the frames of a video: ``images/<stem>/<index:06d>.jpg`` (PoseTrack's layout)."""
     return [f"images/{stem}/{i:06d}.jpg" for i in range(count)]
 
 
-def track_video(args, config: TrackConfig, out: Path) -> list[Path]:
-    """--video / --images FOLDER [--poses]: one prediction file for one video."""
-    path = Path(args.video or args.images)
-    source = open_source(path, args.max_frames)
-    info = source.info
-    given = None
-    if args.poses:
-        untracked = read_untracked_poses(args.poses, info.num_frames)
+@dataclass
+class Job:
+    """One sequence to track and the prediction file it becomes (the lists may be longer than what is tracked)."""
+
+    name: str
+    target: Path
+    frames: object | None                # a frame source; None in tracking-only mode without frames
+    total: int | None                    # frames expected, for the progress bar
+    file_names: list[str] | None = None  # the file's image names; None: images/<name>/<index:06d>.jpg
+    image_ids: list | None = None
+    is_labeled: list | None = None
+    poses: list | None = None            # tracking-only mode: the given poses of every frame
+    gt: object | None = None             # submission mode: the ground truth the prediction must match
+    overlay: bool = False                # --overlay / --debug-frames apply to this sequence
+    layout: str | None = None            # tracking-only mode: the given poses' keypoint layout
+
+
+def plan_jobs(args, config: TrackConfig, out: Path) -> list[Job]:
+    """The sequences the command line asks for, every input checked before any work is done."""
+    if args.gt_dir:  # submission: one prediction per ground-truth sequence, same file names and image lists
+        return _submission_jobs(args, out)
+    untracked = given = source = None
+    if args.video or (args.images and not args.poses):  # a video or a folder of frames (with --poses: its frames)
+        source = open_source(Path(args.video or args.images), args.max_frames)
+    if args.poses:  # COCO results are padded to the video's length
+        untracked = read_untracked_poses(args.poses, None if source is None else source.info.num_frames)
         given = to_poses(untracked, config.flow.box_extend)
-    config, parts = build_components(config, tracking_only=given is not None,
-                                     layout=untracked.layout if given is not None else None)
-    timer = StageTimer()
-    overlay = _overlay_writer(args, out, info.name, info.fps, config)
-    panels = overlay.options if overlay is not None else None
-    tracker = Tracker.from_components(config, parts, timer,
-                                      keep_flow=panels is not None and panels.flow_panel != "none",
-                                      keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0,
-                                      fps=info.fps, smooth_by_default=given is None)
-    collector = PredictionCollector()
-    sinks = _start_sinks(args, config, untracked.name if given is not None else info.name)
-    try:
-        run_sequence(tracker, source, info.num_frames, collector, overlay, given, not args.no_progress, info.name,
-                     sinks)
-        if overlay is not None:
-            overlay.close()
-    except BaseException:
-        if overlay is not None:
-            overlay.abort()
-        for sink in sinks:
-            sink.abort()
-        raise
-    n = len(collector)
-    threshold = config.output.joint_score_threshold
-    if given is not None:  # the poses file names the images
-        seq = collector.sequence(untracked.name, untracked.file_names[:n], threshold, untracked.image_ids[:n],
-                                 untracked.is_labeled[:n])
-        target = out / f"{untracked.name}.json"
-    else:
+    if source is not None:
+        info = source.info
+        if untracked is not None:  # the poses file names the images
+            return [Job(untracked.name, out / f"{untracked.name}.json", source, info.num_frames,
+                        untracked.file_names, untracked.image_ids, untracked.is_labeled, given, overlay=True,
+                        layout=untracked.layout)]
         folder = source.source if isinstance(source, LimitedSource) else source  # --max-frames wraps the source
-        if isinstance(folder, ImageFolderSource):
-            names = [f"images/{info.name}/{f.name}" for f in folder.files[:n]]
-        else:
-            names = _video_file_names(info.name, n)
-        seq = collector.sequence(info.name, names, threshold)
-        target = out / f"{info.name}.json"
-    write_sequence(seq, target, output_format(args))
-    written = [target] + [sink.finish() for sink in sinks]
-    _report(timer, written, args)
-    return written
-
-
-def track_poses_only(args, config: TrackConfig, out: Path) -> list[Path]:
-    """--poses FILE without frames (or with --images ROOT holding the file's images)."""
-    untracked = read_untracked_poses(args.poses)
-    given = to_poses(untracked, config.flow.box_extend)
-    frames = None
+        names = [f"images/{info.name}/{f.name}" for f in folder.files] if isinstance(folder, ImageFolderSource) \
+            else None
+        return [Job(info.name, out / f"{info.name}.json", source, info.num_frames, names, overlay=True)]
+    frames = None  # --poses alone, or with --images ROOT holding the file's images
     if args.images:
         frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
-    config, parts = build_components(config, tracking_only=True, has_frames=frames is not None,
-                                     layout=untracked.layout)
-    timer = StageTimer()
-    tracker = Tracker.from_components(config, parts, timer)
-    if frames is None:
-        blank = np.zeros((1, 1, 3), np.uint8)
-        frames = [Frame(i, blank, untracked.name) for i in range(len(given))]
     limit = len(given) if args.max_frames is None else min(args.max_frames, len(given))
-    collector = PredictionCollector()
-    sinks = _start_sinks(args, config, untracked.name)
-    try:
-        run_sequence(tracker, frames, limit, collector, None, given[:limit], not args.no_progress, untracked.name,
-                     sinks)
-    except BaseException:
-        for sink in sinks:
-            sink.abort()
-        raise
-    target = out / f"{untracked.name}.json"
-    n = len(collector)
-    seq = collector.sequence(untracked.name, untracked.file_names[:n], config.output.joint_score_threshold,
-                             untracked.image_ids[:n], untracked.is_labeled[:n])
-    write_sequence(seq, target, output_format(args))
-    written = [target] + [sink.finish() for sink in sinks]
-    _report(timer, written, args)
-    return written
+    return [Job(untracked.name, out / f"{untracked.name}.json", frames, limit, untracked.file_names,
+                untracked.image_ids, untracked.is_labeled, given[:limit], layout=untracked.layout)]
 
 
-def _start_sinks(args, config: TrackConfig, name: str) -> list:
-    """The --csv / --per-track sinks, started for the video ``name``."""
-    sinks = table_sinks(args.csv, args.per_track, config.output.joint_score_threshold)
-    try:
-        for sink in sinks:
-            sink.start(Item(name))
-    except OSError as error:
-        for sink in sinks:
-            sink.abort()
-        raise OutputError(f"cannot write the --csv / --per-track output ({error}); choose a writable path") from None
-    return sinks
-
-
-def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
-    """--images ROOT --gt-dir DIR: one prediction per ground-truth sequence, same file names and image lists."""
+def _submission_jobs(args, out: Path) -> list[Job]:
     gt_dir = Path(args.gt_dir)
     if not gt_dir.is_dir():
         raise PoseTrackFormatError(f"ground-truth folder {gt_dir} does not exist; give the folder of PoseTrack "
@@ -304,33 +232,101 @@ def track_submission(args, config: TrackConfig, out: Path) -> list[Path]:
     root = Path(args.images)
     if not root.is_dir():
         raise VideoError(f"image root {root} does not exist; give the folder the GT file_names are relative to")
-    detector = None
-    if config.detector.kind == "file":
-        detector = DetectionFile(config.detector.path, config.detector.score_threshold)
-    config, parts = build_components(config, detector=detector)
-    timer = StageTimer()
-    written: list[Path] = []
-    staged: list[tuple[Path, object, str]] = []
+    jobs = []
     for path, gt in sequences:
         frames = gt.frames[:args.max_frames] if args.max_frames else gt.frames
-        image_ids = [f.image_id for f in frames]
-        if isinstance(parts.detector, DetectionFile):
-            parts = Components(parts.detector.for_images(image_ids), parts.pose_estimator, parts.flow_estimator,
-                               parts.layout)
         source = ImageFolderSource(gt.name, files=[root / f.file_name for f in frames])
-        tracker = Tracker.from_components(config, parts, timer)
-        collector = PredictionCollector()
-        run_sequence(tracker, source, len(frames), collector, None, None, not args.no_progress, gt.name)
-        pred = collector.sequence(gt.name, [f.file_name for f in frames], config.output.joint_score_threshold,
-                                  image_ids, [f.is_labeled for f in frames])
-        if not args.max_frames:
-            check_prediction_matches_gt(pred, gt)
-        staged.append((out / path.name, pred, output_format(args, gt)))
-    for target, pred, fmt in staged:  # written only once every sequence has been tracked
-        write_sequence(pred, target, fmt)
-        written.append(target)
+        jobs.append(Job(gt.name, out / path.name, source, len(frames), [f.file_name for f in frames],
+                        [f.image_id for f in frames], [f.is_labeled for f in frames], gt=gt))
+    return jobs
+
+
+def run(args, config: TrackConfig, out: Path) -> list[Path]:
+    """Track every job of the command line with one set of components; the files are written at the end."""
+    jobs = plan_jobs(args, config, out)
+    tracking_only = jobs[0].poses is not None
+    detector = None
+    if args.gt_dir and config.detector.kind == "file":  # read once, looked up by each sequence's image ids
+        detector = DetectionFile(config.detector.path, config.detector.score_threshold)
+    config, parts = build_components(config, detector=detector, tracking_only=tracking_only,
+                                     has_frames=jobs[0].frames is not None, layout=jobs[0].layout)
+    timer = StageTimer()
+    staged, tables = [], []
+    for job in jobs:
+        sinks = _start_sinks(args, config, job.name)
+        staged.append((job.target, track_job(job, args, config, parts, timer, out, sinks)))
+        tables += sinks
+    for job, (target, sequence) in zip(jobs, staged):  # written only once every sequence has been tracked
+        write_sequence(sequence, target, output_format(args, job.gt))
+    written = [target for target, _ in staged] + [sink.finish() for sink in tables]
     _report(timer, written, args)
     return written
+
+
+def _start_sinks(args, config: TrackConfig, name: str) -> list:
+    """The --csv / --per-track sinks (``tracker.outputs``), started for the video ``name``."""
+    sinks = table_sinks(args.csv, args.per_track, config.output.joint_score_threshold)
+    try:
+        for sink in sinks:
+            sink.start(Item(name))
+    except OSError as error:
+        for sink in sinks:
+            sink.abort()
+        raise OutputError(f"cannot write the --csv / --per-track output ({error}); choose a writable path") from None
+    return sinks
+
+
+def track_job(job: Job, args, config: TrackConfig, parts: Components, timer: StageTimer, out: Path, sinks=()):
+    """Track one sequence through ``tracker.track`` (with the overlay and the started ``tracker.outputs`` sinks,
+    if asked) into a PoseTrack sequence. ``smoothing.online: auto`` smooths a video's outputs, not a submission's
+    or given poses."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    if config.smoothing.online == "auto":
+        smooth = job.poses is None and job.gt is None
+        config = config.replace(smoothing=replace(config.smoothing, online="on" if smooth else "off"))
+
+    fps = job.frames.info.fps if job.overlay else 0.0
+    overlay = _overlay_writer(args, out, job.name, fps, config) if job.overlay else None
+    panels = overlay.options if overlay is not None else None
+    detector = parts.detector
+    if job.gt is not None and isinstance(detector, DetectionFile):
+        detector = detector.for_images(job.image_ids)
+    stream = track(job.frames, config, detector=detector, pose_estimator=parts.pose_estimator,
+                   flow_estimator=parts.flow_estimator, layout=parts.layout, poses=job.poses, timer=timer,
+                   keep_flow=panels is not None and panels.flow_panel != "none",
+                   keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
+    collector = PredictionCollector()
+    progress = tqdm(total=job.total, desc=job.name, unit="frame", disable=args.no_progress, dynamic_ncols=True,
+                    leave=False)
+    try:
+        with progress:
+            for frame, tracked in stream:
+                collector.add(tracked)
+                for sink in sinks:
+                    sink.add(tracked, frame)
+                if overlay is not None:
+                    with timer("overlay"):
+                        overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
+                progress.update(1)
+        if overlay is not None:
+            overlay.close()
+    except BaseException:
+        if overlay is not None:
+            overlay.abort()
+        for sink in sinks:
+            sink.abort()
+        raise
+    n = len(collector)
+    names = job.file_names[:n] if job.file_names is not None else _video_file_names(job.name, n)
+    sequence = collector.sequence(job.name, names, config.output.joint_score_threshold,
+                                  None if job.image_ids is None else job.image_ids[:n],
+                                  None if job.is_labeled is None else job.is_labeled[:n])
+    if job.gt is not None and not args.max_frames:
+        check_prediction_matches_gt(sequence, job.gt)
+    return sequence
 
 
 def output_format(args, gt=None) -> str:
@@ -370,12 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         config = resolve_config(args)
         out = Path(args.out)
         check_output_folder(out)
-        if args.gt_dir:
-            track_submission(args, config, out)
-        elif args.poses and not args.video:
-            track_poses_only(args, config, out)
-        else:
-            track_video(args, config, out)
+        run(args, config, out)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

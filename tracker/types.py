@@ -4,6 +4,7 @@ No framework object (tensor, video handle) crosses a stage. Shapes: N people, K 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,3 +147,12 @@ class TrackedFrame:
         if len(ids) != len(self.poses):
             raise ValueError(f"TrackedFrame has {len(self.poses)} poses but {len(ids)} track ids")
         object.__setattr__(self, "track_ids", ids)
+
+
+# The stage interfaces a ``Tracker`` runs (``tracker.components`` builds them from a config):
+# a detector: Frame -> person Boxes;
+Detector = Callable[[Frame], Boxes]
+# a flow estimator: (prev_rgb, next_rgb) (H, W, 3) uint8 -> (H, W, 2) float32 displacement of each prev pixel;
+FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# a pose estimator: (image (H, W, 3) RGB, boxes (N, 4) xyxy) -> keypoints (N, K, 2), scores (N, K).
+PoseEstimator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]

@@ -11,7 +11,7 @@ for COCO. People with fewer than two annotated joints have no box and are skippe
 
 For validation inside training, :func:`posetrack_coco_gt` turns the labelled frames into an in-memory
 pycocotools ground truth (OKS AP with the layout's sigmas). That is a training-time proxy; the benchmark numbers
-of PoseTrack (per-joint AP / MOTA of poseval) come from ``tracker.evaluate``.
+of PoseTrack (per-joint AP / MOTA of poseval) come from ``tracker.eval.cli``.
 """
 from __future__ import annotations
 

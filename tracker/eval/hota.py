@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pose.data.posetrack21 import KIT_JOINT_NAMES, KIT_TO_PT18
-from tracker.eval_data import NUM_JOINTS, PT18_TO_EVAL, EvalFrame
+from pose.data.posetrack.format21 import KIT_JOINT_NAMES, KIT_TO_PT18
+from tracker.eval.data import NUM_JOINTS, PT18_TO_EVAL, EvalFrame
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)  # the 19 HOTA thresholds (Luiten et al. 2021), as the kit builds them
 SIM_DISTANCE = 0.5001  # the kit: similarity 1 - d / 0.5001 (zero from half a head size on)

@@ -13,14 +13,14 @@ of any format:
 4. The head size is 0.6 x the diagonal of the ground truth's head box; a predicted joint without a score is
    ranked at -9999 by the mAP.
 
-The arrays use poseval's 15-joint order (``tracker.eval_data.JOINT_NAMES``), so the AP of ``tracker.eval_ap``
+The arrays use poseval's 15-joint order (``tracker.eval.data.JOINT_NAMES``), so the AP of ``tracker.eval.ap``
 runs on them unchanged; ``tracker.eval.hota`` reorders its columns into the kit's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tracker.eval_data import (
+from tracker.eval.data import (
     HEAD_SIZE_FACTOR,
     MIN_SCORE,
     NUM_JOINTS,

@@ -1,13 +1,13 @@
 """PoseTrack21 folders and keypoint HOTA for ``python -m tracker.evaluate``.
 
-On PoseTrack21 folders (``pose.data.posetrack21``) the evaluator reports what the official PoseTrack21 kit
+On PoseTrack21 folders (``pose.data.posetrack.format21``) the evaluator reports what the official PoseTrack21 kit
 reports, from the kit's frame rules (``tracker.eval.kit_frames``):
 
 - ``"hota"``: keypoint HOTA (``tracker.eval.hota``), every field per kit joint and in total, 0-1;
-- ``"ap"``, ``"ap_precision"``, ``"ap_recall"``: the kit's pose mAP, which is poseval's AP (``tracker.eval_ap``)
+- ``"ap"``, ``"ap_precision"``, ``"ap_recall"``: the kit's pose mAP, which is poseval's AP (``tracker.eval.ap``)
   on the kit's frames (x100, poseval joint names, as for 2017/2018 folders);
 - ``"mota"``, ``"motp"``, ``"precision"``, ``"recall"``: what poseval computes on the same files (the kit has no
-  keypoint MOTA): poseval's own frame rules and ``tracker.eval_mot`` on the same sequences.
+  keypoint MOTA): poseval's own frame rules and ``tracker.eval.mot`` on the same sequences.
 
 Sequences are the ground truth's ``*.json`` files in sorted order; a prediction file of the same name must exist
 and list the ground truth's images in the same order (it may list more).
@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pose.data.posetrack21 import check_pair, is_posetrack21_file, read_posetrack21
+from pose.data.posetrack.format21 import check_pair, is_posetrack21_file, read_posetrack21
 from tracker.eval.hota import COLUMNS, COUNT_FIELDS, HotaResult, combine, sequence_hota
 from tracker.eval.kit_frames import kit_frames
-from tracker.eval_data import EvaluationError, normalized_distances
-from tracker.evaluate import PreparedSequence, _results_dict, compute_ap, evaluate_sequences
+from tracker.eval.data import EvaluationError, normalized_distances
+from tracker.eval.cli import PreparedSequence, _results_dict, compute_ap, evaluate_sequences
 
 # The kit's summary rows, in its order.
 SUMMARY_ROWS = ("HOTA_TP(0)", "HOTA_FN(0)", "HOTA_FP(0)", "HOTA_TP", "HOTA_FN", "HOTA_FP", "AssRe", "AssPr", "AssA",

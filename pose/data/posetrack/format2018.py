@@ -1,0 +1,284 @@
+"""PoseTrack 2018 files (COCO-like ``images`` / ``annotations`` / ``categories``): the reader and the writer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pose.data.posetrack.checks import _Context, _check_file_name, _check_track_id, _check_unique_track_ids, _is_int
+from pose.data.posetrack.types import (
+    FrameAnnotation,
+    NUM_JOINTS,
+    PersonAnnotation,
+    PoseTrackSequence,
+    _ANN18_KEYS,
+    _IMAGE18_KEYS,
+    _P17_TO_P18,
+    _SKELETON_18,
+    parse_file_name,
+    posetrack_image_id,
+)
+from pose.keypoints import POSETRACK17_JOINTS, POSETRACK18_JOINTS
+
+
+def _category_mapping(data: dict, ctx: _Context) -> np.ndarray:
+    """(K_file,) index into POSETRACK18 for every keypoint named by the file's category."""
+    cats = data.get("categories")
+    if not isinstance(cats, list) or len(cats) != 1 or not isinstance(cats[0], dict):
+        raise ctx.error("'categories' must be a list with exactly one 'person' category (poseval asserts it)",
+                        "write the person category with the 17 PoseTrack keypoint names", field_name="categories")
+    names = cats[0].get("keypoints")
+    if cats[0].get("name") != "person":
+        raise ctx.error(f"'categories[0].name' is {cats[0].get('name')!r}, not 'person'",
+                        "name the category 'person'", field_name="categories")
+    if (not isinstance(names, list) or len(names) not in (15, NUM_JOINTS) or len(set(map(str, names))) != len(names)
+            or any(n not in POSETRACK18_JOINTS for n in names)
+            or any(n not in names for n in POSETRACK17_JOINTS)):
+        raise ctx.error(f"'categories[0].keypoints' is {names!r}, not the 17 (or 15) PoseTrack keypoint names",
+                        "use " + ", ".join(POSETRACK18_JOINTS), field_name="categories")
+    return np.array([POSETRACK18_JOINTS.index(n) for n in names], dtype=np.int64)
+
+
+def _read_2018(data: dict, path: Path, role: str, check_file_names: bool,
+               lenient: bool = False) -> PoseTrackSequence:
+    ctx = _Context(path, lenient)
+    images = data["images"]
+    if not isinstance(images, list) or not images:
+        raise ctx.error("'images' is empty or not a list", "list every frame of the sequence", field_name="images")
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list):
+        raise ctx.error("has no 'annotations' list", "write 'annotations': [] when there are no people",
+                        field_name="annotations")
+    mapping = _category_mapping(data, ctx)
+    k_file = len(mapping)
+
+    frames: list[FrameAnnotation] = []
+    frame_of_id: dict[int, int] = {}
+    folder0 = None
+    for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            raise ctx.error(f"'images[{i}]' is not an object", frame=i, file_name="?", field_name="images")
+        fname = img.get("file_name")
+        if not isinstance(fname, str) or not fname:
+            raise ctx.error("'file_name' is missing or not a string", "give every image its file name", frame=i,
+                            file_name="?", field_name="file_name")
+        image_id = img.get("id")
+        if not _is_int(image_id):
+            raise ctx.error(f"'id' is {image_id!r}, not an integer", "give every image an integer id", frame=i,
+                            file_name=fname, field_name="id")
+        if image_id in frame_of_id:
+            raise ctx.error(f"'id' {image_id} is also the id of frame {frame_of_id[image_id]}",
+                            "image ids must be unique", frame=i, file_name=fname, field_name="id")
+        frame_of_id[image_id] = i
+        if check_file_names:
+            folder0 = _check_file_name(fname, folder0, ctx, i, "file_name")
+        regions = _regions_2018(img, ctx, i, fname)
+        labeled = img.get("is_labeled")
+        extra = {k: v for k, v in img.items() if k not in _IMAGE18_KEYS}
+        if labeled is not None and not isinstance(labeled, (bool, int)):
+            raise ctx.error(f"'is_labeled' is {labeled!r}, not a boolean", frame=i, file_name=fname,
+                            field_name="is_labeled")
+        frames.append(FrameAnnotation(fname, image_id, labeled, [], regions, extra))
+
+    _read_annotations_2018(annotations, frames, frame_of_id, mapping, k_file, ctx, role)
+    for frame in frames:  # a file without 'is_labeled': frames with people are the labeled ones
+        frame.is_labeled = bool(frame.people) if frame.is_labeled is None else bool(frame.is_labeled)
+    for i, frame in enumerate(frames):
+        _check_unique_track_ids(frame, ctx, i)
+    extra = {k: v for k, v in data.items() if k not in ("images", "annotations")}
+    return PoseTrackSequence(path.stem, frames, "2018", extra)
+
+
+def _regions_2018(img: dict, ctx: _Context, i: int, fname: str) -> list[np.ndarray]:
+    xs, ys = img.get("ignore_regions_x", []), img.get("ignore_regions_y", [])
+    if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
+        raise ctx.error("'ignore_regions_x' and 'ignore_regions_y' are not two lists of the same length",
+                        "write one x list and one y list per polygon", frame=i, file_name=fname,
+                        field_name="ignore_regions_x")
+    regions = []
+    for r, (px, py) in enumerate(zip(xs, ys)):
+        ax, ay = ctx.numbers(px, None), ctx.numbers(py, None)
+        if ax is None or ay is None or len(ax) != len(ay):
+            raise ctx.error(f"ignore region {r} has x and y lists that are not numbers of equal length",
+                            "write one x and one y per polygon vertex", frame=i, file_name=fname,
+                            field_name="ignore_regions_x")
+        if 0 < len(ax) < 3:
+            raise ctx.error(f"ignore region {r} has {len(ax)} vertices", "a polygon needs at least 3 (poseval's "
+                            "shapely cannot build it)", frame=i, file_name=fname, field_name="ignore_regions_x")
+        regions.append(np.stack([ax, ay], axis=1))
+    return regions
+
+
+def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], frame_of_id: dict[int, int],
+                           mapping: np.ndarray, k_file: int, ctx: _Context, role: str) -> None:
+    """Validates every annotation, then fills all keypoints with one vectorised reorder."""
+    owners: list[tuple[int, int, PersonAnnotation]] = []  # (frame index, annotation index, person)
+    flat_all: list = []
+    for a, ann in enumerate(annotations):
+        where = f"annotation {a}"
+        if not isinstance(ann, dict):
+            raise ctx.error(f"'annotations[{a}]' is not an object", field_name="annotations")
+        image_id = ann.get("image_id")
+        i = frame_of_id.get(image_id) if _is_int(image_id) else None
+        if i is None and ctx.lenient:  # poseval's convert.py attaches annotations image by image: never read
+            continue
+        if i is None:
+            raise ctx.error(f"'image_id' {image_id!r} matches no entry of 'images'",
+                            "every annotation must point to an image id of this file", where=where,
+                            field_name="image_id")
+        fname = frames[i].file_name
+        err = dict(frame=i, file_name=fname, where=where)
+        track_id = ann.get("track_id")
+        if "track_id" not in ann:
+            raise ctx.error("'track_id' is missing (poseval reads it also for predictions)",
+                            "give every person an integer track id", field_name="track_id", **err)
+        _check_track_id(track_id, ctx, "track_id", err)
+        flat = ann.get("keypoints")
+        if not isinstance(flat, list) or len(flat) != 3 * k_file:
+            got = len(flat) if isinstance(flat, list) else type(flat).__name__
+            raise ctx.error(f"'keypoints' has {got} values, expected {3 * k_file} (x, y, v for each of the "
+                            f"{k_file} category keypoints)", "write absent joints as 0, 0, 0",
+                            field_name="keypoints", **err)
+        scores = ann.get("scores")
+        if ctx.lenient and isinstance(scores, list) and len(scores) > k_file:
+            scores = scores[:k_file]  # poseval reads scores[k] for the k_file keypoints only
+        score_arr = None
+        if scores is not None and scores != []:
+            score_arr = ctx.numbers(scores, k_file)
+            if score_arr is None:
+                got = len(scores) if isinstance(scores, list) else type(scores).__name__
+                raise ctx.error(f"'scores' has {got} entries or non-numbers, expected {k_file} numbers "
+                                "(one per category keypoint)", "write one finite score per joint",
+                                field_name="scores", **err)
+        head = None
+        if ann.get("bbox_head") is not None:
+            head = ctx.numbers(ann["bbox_head"], 4)
+            if head is None:
+                raise ctx.error(f"'bbox_head' is {ann['bbox_head']!r}, not 4 numbers [x, y, w, h]",
+                                field_name="bbox_head", **err)
+            head = np.array([head[0], head[1], head[0] + head[2], head[1] + head[3]])
+        bbox = None
+        if ann.get("bbox") is not None:
+            bbox = ctx.numbers(ann["bbox"], 4)
+            if bbox is None:
+                raise ctx.error(f"'bbox' is {ann['bbox']!r}, not 4 numbers [x, y, w, h]", field_name="bbox", **err)
+        score = ann.get("score")
+        if score is not None and not ctx.is_number(score):
+            raise ctx.error(f"'score' is {score!r}, not a finite number", field_name="score", **err)
+        extra = {k: v for k, v in ann.items() if k not in _ANN18_KEYS or ann[k] is None or ann[k] == []}
+        for key in ("track_id", "image_id", "keypoints"):
+            extra.pop(key, None)
+        person = PersonAnnotation(track_id, None, score_arr, head, bbox,  # keypoints filled below
+                                  None if score is None else float(score), extra)
+        owners.append((i, a, person))
+        flat_all.append(flat)
+
+    if owners:
+        try:
+            raw = np.array(flat_all, dtype=np.float64).reshape(len(owners), k_file, 3)
+        except (TypeError, ValueError):
+            raw = None
+        if raw is None or (not ctx.lenient and not np.all(np.isfinite(raw))):
+            bad = next((n for n, f in enumerate(flat_all) if ctx.numbers(f, None) is None), 0)
+            i, a, _ = owners[bad]
+            at = next((m for m, v in enumerate(flat_all[bad]) if not ctx.is_number(v)), 0)
+            raise ctx.error(f"'keypoints' value {at} is {flat_all[bad][at]!r}, not a finite number",
+                            "write numbers only (absent joints as 0, 0, 0)", frame=i,
+                            file_name=frames[i].file_name, where=f"annotation {a}", field_name="keypoints")
+        keypoints = np.zeros((len(owners), NUM_JOINTS, 3))
+        keypoints[:, mapping] = raw
+        for n, (i, a, person) in enumerate(owners):
+            person.keypoints = keypoints[n]
+            if person.scores is not None:
+                scores = np.zeros(NUM_JOINTS)
+                scores[mapping] = person.scores
+                person.scores = scores
+            if role == "pred" and person.scores is None and np.any(keypoints[n][_P17_TO_P18] != 0):
+                raise ctx.error("'scores' is missing or empty on a prediction",
+                                f"write {k_file} per-joint scores (poseval ranks joints by them)",
+                                frame=i, file_name=frames[i].file_name, where=f"annotation {a}",
+                                field_name="scores")
+            if role == "gt" and person.head_box is None and np.any(keypoints[n][_P17_TO_P18] != 0):
+                raise ctx.error("'bbox_head' is missing on a ground-truth person with annotated joints",
+                                "poseval normalises distances by the head box; write [x, y, w, h]",
+                                frame=i, file_name=frames[i].file_name, where=f"annotation {a}",
+                                field_name="bbox_head")
+            frames[i].people.append(person)
+
+
+def _width(a: float, b: float) -> float:
+    """b - a as written in a file, such that a + width == b again (decimal-looking when possible)."""
+    exact = b - a
+    short = float(f"{exact:.12g}")
+    if a + short == b:
+        return short
+    return exact
+
+
+def _flat_keypoints(keypoints: np.ndarray) -> list:
+    """(17, 3) -> flat [x, y, v, ...] with integral visibilities written as ints."""
+    xy = keypoints[:, :2].tolist()
+    v = keypoints[:, 2]
+    vis = v.astype(np.int64).tolist() if np.all(v == np.round(v)) else v.tolist()
+    return [c for (x, y), vv in zip(xy, vis) for c in (x, y, vv)]
+
+
+def _default_category() -> dict:
+    return {"supercategory": "person", "id": 1, "name": "person", "keypoints": list(POSETRACK18_JOINTS),
+            "skeleton": [list(s) for s in _SKELETON_18]}
+
+
+def _sequence_fields(file_name: str, name: str) -> tuple[str, int | None]:
+    """(vid_id, image id) poseval would derive, or (name, None) for unparsable names."""
+    try:
+        folder, video, _, _ = parse_file_name(file_name)
+        return folder.split("_")[0], posetrack_image_id(file_name)
+    except ValueError:
+        return name, None
+
+
+def to_posetrack18_dict(seq: PoseTrackSequence) -> dict:
+    """The 2018 JSON object of a sequence (``extra`` fields kept when the sequence came from a 2018 file)."""
+    own = seq.source_format == "2018"
+    images, annotations = [], []
+    for frame in seq.frames:
+        vid_id, _ = _sequence_fields(frame.file_name, seq.name)
+        img = dict(frame.extra) if own else {}
+        img["file_name"] = frame.file_name
+        img["id"] = int(frame.image_id)
+        img.setdefault("frame_id", int(frame.image_id))
+        img.setdefault("vid_id", vid_id)
+        img.setdefault("nframes", len(seq.frames))
+        img["is_labeled"] = bool(frame.is_labeled)
+        img.setdefault("has_no_densepose", True)
+        img["ignore_regions_x"] = [r[:, 0].tolist() for r in frame.ignore_regions]
+        img["ignore_regions_y"] = [r[:, 1].tolist() for r in frame.ignore_regions]
+        images.append(img)
+        for n, person in enumerate(frame.people):
+            ann = dict(person.extra) if own else {}
+            ann.setdefault("id", int(frame.image_id) * 100 + n)  # poseval convert.py's annotation ids
+            ann["image_id"] = int(frame.image_id)
+            ann["track_id"] = int(person.track_id)
+            ann.setdefault("category_id", 1)
+            ann["keypoints"] = _flat_keypoints(person.keypoints)
+            if person.scores is not None:
+                # a 2017 point without score holds 0, as poseval's convert.py writes a missing score
+                ann["scores"] = np.asarray(person.scores, dtype=np.float64).tolist()
+            else:
+                ann.setdefault("scores", [])
+            if person.head_box is not None:
+                x1, y1, x2, y2 = (float(v) for v in person.head_box)
+                ann["bbox_head"] = [x1, y1, _width(x1, x2), _width(y1, y2)]
+            if person.bbox is not None:
+                ann["bbox"] = np.asarray(person.bbox, dtype=np.float64).tolist()
+            if person.score is not None:
+                ann["score"] = float(person.score)
+            annotations.append(ann)
+    out = {k: v for k, v in seq.extra.items()} if own else {}
+    cats = out.get("categories")
+    if not (isinstance(cats, list) and len(cats) == 1 and isinstance(cats[0], dict)
+            and cats[0].get("keypoints") == list(POSETRACK18_JOINTS)):
+        out["categories"] = [_default_category()]
+    out["images"] = images
+    out["annotations"] = annotations
+    return out

@@ -1,0 +1,1 @@
+"""Tests of the flow package, mirroring flow/."""

@@ -1,0 +1,1 @@
+"""Tests of the pose package, mirroring pose/."""

@@ -1,0 +1,1 @@
+"""Tests of pose/data/ (dataset readers and writers, the synthetic generator)."""

@@ -1,0 +1,1 @@
+"""Tests of the tracker package, mirroring tracker/."""

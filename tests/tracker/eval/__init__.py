@@ -1,0 +1,1 @@
+"""Tests of tracker/eval/ (the PoseTrack evaluator)."""

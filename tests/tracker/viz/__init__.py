@@ -1,0 +1,1 @@
+"""Tests of tracker/viz/ (rendering and overlays)."""

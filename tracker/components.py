@@ -1,0 +1,97 @@
+"""The parts a ``Tracker`` runs, built from a ``TrackConfig``: detector, pose estimator, optical flow.
+
+``build_components`` builds the parts that are not given (each stage interface is in ``tracker.types``), so one
+set of parts serves every sequence of a run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pose.keypoints import POSETRACK18, get_layout
+from tracker.associate import FLOW_SIMILARITIES
+from tracker.config import TrackConfig
+from tracker.types import Detector, FlowEstimator, PoseEstimator
+
+
+# The pose config used when neither --pose-model nor the weights' registry entry names one.
+DEFAULT_POSE_MODEL = "coco_w32_256x192"
+
+
+class PipelineError(ValueError):
+    """The pipeline cannot run as configured (a missing component or an incompatible option)."""
+
+
+def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
+    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
+    from pose.config import load_config
+    from pose.inference import TopDownPoseEstimator
+
+    cfg = config.pose
+    if not cfg.weights:
+        raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
+                            "'random' runs untrained weights, for testing only)")
+    pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
+    weights = None if cfg.weights == "random" else cfg.weights
+    options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
+    estimator = TopDownPoseEstimator.from_config(pose_config, weights, device, flip_test=cfg.flip_test, **options)
+    layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
+    return estimator, get_layout(layout).name
+
+
+def _registry_field(weights: str, field: str) -> str:
+    """A field (``config``, ``keypoints``) of the registry entry of named weights ("" when not a registry name)."""
+    try:
+        from pose.checkpoints import load_registry
+        entry = load_registry().get(weights)
+    except Exception:  # noqa: BLE001 - a registry problem is reported when the weights are resolved
+        return ""
+    return getattr(entry, field, "") or ""
+
+
+def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
+    """The optical flow of ``config.flow`` (``flow.get_estimator`` checks the name and options)."""
+    from flow import get_estimator
+
+    return get_estimator(config.flow.name, device=device)  # the OpenCV backends ignore ``device``
+
+
+@dataclass
+class Components:
+    """What a ``Tracker`` runs, built once and reused for every sequence of a run."""
+
+    detector: Detector | None
+    pose_estimator: PoseEstimator | None
+    flow_estimator: FlowEstimator | None
+    layout: str
+
+
+def build_components(config: TrackConfig, *, detector: Detector | str | None = None,
+                     pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
+                     layout: str | None = None, tracking_only: bool = False, has_frames: bool = True,
+                     image_ids: list | None = None) -> tuple[TrackConfig, Components]:
+    """The components not given, built from ``config`` (see :func:`track` for the arguments).
+
+    tracking_only: no detector or pose estimator (poses come with each frame); has_frames: whether real frames
+    (hence optical flow) are available. Returns the config (with a ``detector`` spec applied) and the components.
+    """
+    from tracker.detectors import build_detector, parse_detector_spec
+
+    if isinstance(detector, str):
+        config = config.replace(detector=parse_detector_spec(detector, config.detector))
+        detector = None
+    flow_similarity = config.association.similarity in FLOW_SIMILARITIES
+    needs_flow = flow_similarity or (config.flow.propagate and not tracking_only)
+    if needs_flow and not has_frames:
+        raise PipelineError(f"similarity {config.association.similarity} needs the video frames for optical "
+                            f"flow; give the video, or set association.similarity to oks or box_iou")
+    if flow_estimator is None and needs_flow:  # first: the quickest to build, so a bad name fails fast
+        flow_estimator = build_flow_estimator(config, config.device)
+    if not tracking_only:
+        if detector is None:
+            detector = build_detector(config.detector, config.device, image_ids)
+        if pose_estimator is None:
+            pose_estimator, layout = build_pose_estimator(config, config.device)
+        elif layout is None:
+            raise PipelineError("a custom pose_estimator needs layout= (its keypoint layout, e.g. coco17)")
+    layout = get_layout(layout or POSETRACK18.name).name
+    return config, Components(detector, pose_estimator, flow_estimator, layout)
