@@ -76,7 +76,7 @@ class AssociationConfig(_Section):
     match_threshold: float = 0.3               # greedy matching keeps pairs with similarity above this
     joint_threshold: float = 0.4               # joints used in OKS: both poses' scores above this (our choice)
     area_scale: float = 1.0                    # OKS object area = this x area of the tracked pose's box
-    lost_seconds: float = 0.0                  # re-entry (tracker.reentry): a track unseen in a frame stays lost,
+    lost_seconds: float = 5.0                  # re-entry (tracker.reentry): a track unseen in a frame stays lost,
                                                # and can take back a pose, for this many seconds; 0 = off
     reentry_motion: bool = True                # re-entry cue: constant-velocity box motion (with its gate)
     reentry_shape: bool = True                 # re-entry cue: limb-length ratios normalised by torso length
