@@ -1,6 +1,7 @@
 """Experiment configs: YAML files read into dataclasses.
 
-A config file has four sections, ``model``, ``data``, ``train`` and ``test``; every key has a default here, so a
+A config file has the sections ``model``, ``data``, ``train``, ``test`` and ``network`` (what an ONNX pose model
+takes and gives; HRNet's values by default); every key has a default here, so a
 YAML names only what differs. ``load_config`` takes a path or the name of a file in ``configs/pose/`` and
 ``KEY=VALUE`` overrides such as ``train.lr=1e-4`` (values parsed as YAML scalars).
 """
@@ -101,6 +102,33 @@ class TestConfig:
     soft_nms: bool = False
 
 
+# ImageNet statistics used by the official tools/train.py and tools/test.py (torchvision Normalize).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class NetworkConfig:
+    """What the network takes and gives, for a pose model run from a file (ONNX) rather than built here.
+
+    The crop itself comes from the other sections: ``model.image_size`` (input width/height, hence the crop's
+    aspect), ``data.box_padding``, ``data.color_rgb`` (channel order) and ``model.keypoints`` (joint layout).
+    The defaults are HRNet's: float32 NCHW, ImageNet mean/std, heatmaps.
+    """
+
+    output: str = "heatmaps"                   # heatmaps (B, K, h, w) | keypoints (B, [1,] K, 3): y, x in 0-1 of the
+                                               # crop and a score per joint (MoveNet)
+    input_dtype: str = "float32"               # float32 | uint8 | int32
+    input_layout: str = "nchw"                 # nchw | nhwc
+    mean: tuple[float, ...] = IMAGENET_MEAN    # per channel, in pixel / 255 units (torchvision Normalize);
+    std: tuple[float, ...] = IMAGENET_STD      # [] and [] = raw 0-255 values
+
+
+NETWORK_OUTPUTS = ("heatmaps", "keypoints")
+INPUT_DTYPES = ("float32", "uint8", "int32")
+INPUT_LAYOUTS = ("nchw", "nhwc")
+
+
 @dataclass
 class Config:
     name: str = ""
@@ -108,12 +136,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "test": TestConfig}
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "test": TestConfig,
+             "network": NetworkConfig}
 
 
 def coerce_value(value, default, key: str, error: type[ValueError] = ConfigError):
@@ -186,8 +216,9 @@ def validate(cfg: Config) -> Config:
     m, t = cfg.model, cfg.train
     _check(_whole_numbers(m.image_size, 2, 4), f"model.image_size must be [width, height] in pixels, got {m.image_size}")
     _check(_whole_numbers(m.heatmap_size, 2, 1), f"model.heatmap_size must be [width, height], got {m.heatmap_size}")
+    _check_network(cfg.network)
     # HRNet's heatmaps are a quarter of the input (the stem's two stride-2 convolutions).
-    _check(tuple(m.heatmap_size) == (m.image_size[0] // 4, m.image_size[1] // 4) and m.image_size[0] % 4 == 0
+    _check(cfg.network.output != "heatmaps" or tuple(m.heatmap_size) == (m.image_size[0] // 4, m.image_size[1] // 4) and m.image_size[0] % 4 == 0
            and m.image_size[1] % 4 == 0,
            f"model.heatmap_size {list(m.heatmap_size)} must be model.image_size {list(m.image_size)} / 4 "
            f"(image sizes divisible by 4)")
@@ -201,6 +232,18 @@ def validate(cfg: Config) -> Config:
     _check(t.batch_size >= 1 and t.epochs >= 1, "train.batch_size and train.epochs must be at least 1")
     _check(cfg.data.workers >= 0 and cfg.test.batch_size >= 1, "data.workers must be >= 0, test.batch_size >= 1")
     return cfg
+
+
+def _check_network(n: NetworkConfig) -> None:
+    _check(n.output in NETWORK_OUTPUTS, f"network.output must be one of {', '.join(NETWORK_OUTPUTS)}, got {n.output!r}")
+    _check(n.input_dtype in INPUT_DTYPES, f"network.input_dtype must be one of {', '.join(INPUT_DTYPES)}, "
+           f"got {n.input_dtype!r}")
+    _check(n.input_layout in INPUT_LAYOUTS, f"network.input_layout must be nchw or nhwc, got {n.input_layout!r}")
+    _check(len(n.mean) == len(n.std) and len(n.mean) in (0, 3),
+           f"network.mean and network.std must both have 3 values (one per channel) or both be [], got "
+           f"{list(n.mean)} and {list(n.std)}")
+    _check(all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.mean + n.std)
+           and all(v > 0 for v in n.std), "network.mean must be numbers and network.std numbers > 0")
 
 
 def resolve_config_path(name_or_path: str | Path, kind: str = "pose", error: type[ValueError] = ConfigError) -> Path:

@@ -4,12 +4,16 @@
 
 1. every box -> center/scale with the crop's aspect ratio and 1.25 padding (``pose.transforms``);
 2. all crops of the frame cut with one affine each (bilinear) and stacked into one batch;
-3. normalised on the device (RGB, ImageNet mean/std, as the official ``ToTensor`` + ``Normalize``);
-4. one forward pass per chunk of at most ``max_batch`` images; with the flip test the mirrored crops ride in the
-   same batch and their heatmaps are flipped back, shifted one pixel and averaged (official ``validate``);
-5. heatmaps decoded (arg-max, quarter offset or DARK) and mapped back to image pixels (``pose.decode``).
+3. the batch goes to the pose network runner (``pose.runtime``: PyTorch HRNet or an ONNX Runtime session), which
+   makes the network's input (HRNet: RGB, ImageNet mean/std, as the official ``ToTensor`` + ``Normalize``);
+4. one runner call per chunk of at most ``max_batch`` images; with the flip test the mirrored crops ride in the
+   same batch and their outputs are flipped back (heatmaps: mirrored, pairs swapped, shifted one pixel, averaged as
+   the official ``validate``; regressed keypoints: x mirrored, pairs swapped, averaged);
+5. decoded and mapped back to image pixels: heatmaps by arg-max + quarter offset or DARK (``pose.decode``),
+   regressed keypoints (the config's ``network.output: keypoints``, MoveNet's y, x in 0-1 of the crop) through the
+   inverse of the crop's affine transform.
 
-Scores are the heatmap maxima per joint, as the official code's ``maxvals``.
+Scores are the heatmap maxima per joint, as the official code's ``maxvals``, or the network's joint scores.
 """
 from __future__ import annotations
 
@@ -20,34 +24,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose.config import Config, load_config
+from pose.config import IMAGENET_MEAN, IMAGENET_STD, Config, load_config  # noqa: F401 (the constants: re-exported)
 from pose.decode import average_flip, decode_heatmaps
 from pose.keypoints import get_layout
-from pose.transforms import box_to_center_scale, crop_batch, get_affine_transform
-
-# ImageNet statistics used by the official tools/train.py and tools/test.py (torchvision Normalize).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from pose.runtime import PoseRunner, as_runner, load_runner
+from pose.transforms import affine_points, box_to_center_scale, crop_batch, flip_permutation, get_affine_transform
 
 
 class TopDownPoseEstimator:
-    """Runs a heatmap model on person crops of RGB frames.
+    """Runs a pose network on person crops of RGB frames.
 
-    ``model``: maps ``(B, 3, h, w)`` normalised crops to ``(B, K, h/4, w/4)`` heatmaps (``pose.build_model``; any
-    callable on tensors works too, e.g. an ONNX Runtime wrapper as in ``benchmarks/pose_speed.py``).
+    ``model``: a ``pose.runtime`` runner (``load_runner``: PyTorch HRNet or an ONNX file), or a PyTorch model /
+    callable on tensors mapping ``(B, 3, h, w)`` normalised crops to ``(B, K, h/4, w/4)`` heatmaps (wrapped in a
+    ``TorchRunner``).
     ``config``: its ``pose.config.Config``: ``model.image_size``, ``model.keypoints`` (flip pairs),
-    ``data.box_padding``, ``data.color_rgb`` and the ``test`` section (flip test, shift, quarter offset).
+    ``data.box_padding``, ``data.color_rgb``, the ``network`` section (input, output kind) and the ``test``
+    section (flip test, shift, quarter offset).
     Options: ``flip_test`` / ``shift_heatmap`` / ``post_process`` override the config; ``refine="dark"`` for
     DARK sub-pixel decoding; ``max_batch`` caps the network batch (flipped copies included; default 8 on
-    CPU, 64 on GPU); ``channels_last``
-    moves the model and inputs to NHWC memory; ``fuse_bn`` folds every BatchNorm into the convolution before it
-    (:func:`fuse_conv_bn`); both are on by default, the fastest CPU path that ``benchmarks/pose_speed.py``
-    measured; ``compile`` wraps the model in ``torch.compile``.
+    CPU, 64 on GPU); for a PyTorch model, ``channels_last`` moves the model and inputs to NHWC memory and
+    ``fuse_bn`` folds every BatchNorm into the convolution before it (:func:`fuse_conv_bn`); both are on by
+    default, the fastest CPU path that ``benchmarks/pose_speed.py`` measured; ``compile`` wraps the model in
+    ``torch.compile``.
     """
 
     def __init__(
         self,
-        model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        model: PoseRunner | nn.Module | Callable[[torch.Tensor], torch.Tensor],
         config: Config,
         device: str | torch.device = "cpu",
         *,
@@ -73,7 +76,7 @@ class TopDownPoseEstimator:
         self.heatmap_size = tuple(int(v) for v in config.model.heatmap_size)    # (width, height)
         self.aspect_ratio = self.image_size[0] / self.image_size[1]
         self.box_padding = config.data.box_padding
-        self.color_rgb = config.data.color_rgb
+        self.output = config.network.output                                     # heatmaps | keypoints
         layout = get_layout(config.model.keypoints)
         if layout.num_joints != config.model.num_joints:
             raise ValueError(
@@ -87,28 +90,23 @@ class TopDownPoseEstimator:
         self.post_process = config.test.post_process if post_process is None else post_process
         self.refine = refine
         self.max_batch = max_batch
-        self.channels_last = channels_last
-        self._format = torch.channels_last if channels_last else torch.contiguous_format
+        self.runner = as_runner(model, config, self.device, channels_last=channels_last, fuse_bn=fuse_bn,
+                                compile=compile)
 
-        if isinstance(model, nn.Module):
-            model = model.to(self.device).eval()
-            if fuse_bn:
-                model = fuse_conv_bn(model)
-            if channels_last:
-                model = model.to(memory_format=torch.channels_last)
-        self.model = torch.compile(model) if compile else model
-        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
-        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
+    @property
+    def model(self):
+        """The PyTorch model behind a ``TorchRunner`` (None for other runtimes)."""
+        return getattr(self.runner, "model", None)
 
     @classmethod
     def from_config(
         cls, name: str | Path | Config, weights: str | Path | None = None, device: str = "cpu", **options
     ) -> "TopDownPoseEstimator":
-        """An estimator for a config name/path (``coco_w32_256x192``) with the model from ``pose.build_model``."""
-        from pose import build_model
-
+        """An estimator for a config name/path (``coco_w32_256x192``) and weights: a checkpoint or registry name
+        (HRNet from ``pose.build_model``) or an ``.onnx`` file (ONNX Runtime), see ``pose.runtime.load_runner``."""
         config = name if isinstance(name, Config) else load_config(name)
-        return cls(build_model(config, weights=weights, device=device), config, device=device, **options)
+        runner_options = {k: options.pop(k) for k in ("channels_last", "fuse_bn", "compile") if k in options}
+        return cls(load_runner(config, weights, device, **runner_options), config, device=device, **options)
 
     # -----------------------------------------------------------------------------------------------------------
     def crops(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,29 +115,57 @@ class TopDownPoseEstimator:
         trans = get_affine_transform(center, scale, 0, self.image_size)
         return crop_batch(image_rgb, trans, self.image_size), center, scale
 
-    def _to_input(self, crops: np.ndarray) -> torch.Tensor:
-        """``(B, h, w, 3)`` uint8 -> normalised ``(B, 3, h, w)`` float32 on the device."""
-        x = torch.from_numpy(crops).to(self.device, non_blocking=True)
-        if not self.color_rgb:
-            x = x.flip(3)  # a model trained on BGR input
-        x = x.permute(0, 3, 1, 2).float()   # NHWC memory seen as NCHW: already channels_last
-        x = (x - self.mean) / self.std
-        return x.contiguous(memory_format=self._format)
-
-    def heatmaps(self, crops: np.ndarray) -> torch.Tensor:
-        """Heatmaps ``(N, K, h/4, w/4)`` (flip-averaged when the flip test is on) for ``(N, h, w, 3)`` crops."""
+    def outputs(self, crops: np.ndarray) -> np.ndarray:
+        """Network outputs for ``(N, h, w, 3)`` crops, flip-averaged when the flip test is on: heatmaps
+        ``(N, K, h/4, w/4)``, or keypoints ``(N, K, 3)`` (y, x in 0-1 of the crop, score)."""
         per_pass = self.max_batch // 2 if self.flip_test else self.max_batch
         per_pass = max(per_pass, 1)
         outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(crops), per_pass):
-                x = self._to_input(crops[start:start + per_pass])
-                if self.flip_test:
-                    out = flip_test_heatmaps(self.model, x, self.flip_pairs, self.shift_heatmap, self._format)
-                else:
-                    out = self.model(x)
-                outputs.append(out.float())
-        return torch.cat(outputs, dim=0)
+        for start in range(0, len(crops), per_pass):
+            chunk = crops[start:start + per_pass]
+            if self.flip_test:
+                both = self._unbatch(self.runner(np.concatenate([chunk, chunk[:, :, ::-1]])))
+                n = len(chunk)
+                outputs.append(self._average_flip(both[:n], both[n:]))
+            else:
+                outputs.append(self._unbatch(self.runner(chunk)))
+        return np.concatenate(outputs)
+
+    def heatmaps(self, crops: np.ndarray) -> np.ndarray:
+        """Heatmaps ``(N, K, h/4, w/4)`` float32 (flip-averaged when the flip test is on) for ``(N, h, w, 3)``
+        crops, of a heatmap model."""
+        if self.output != "heatmaps":
+            raise ValueError(f"this pose model regresses {self.output}; it has no heatmaps")
+        return self.outputs(crops)
+
+    def _unbatch(self, out: np.ndarray) -> np.ndarray:
+        """Runner outputs as float32 ``(B, K, h, w)`` heatmaps or ``(B, K, 3)`` keypoints (MoveNet: ``(B, 1, K, 3)``)."""
+        out = np.asarray(out, np.float32)
+        if self.output == "keypoints":
+            out = out.reshape(len(out), -1, 3)
+            expected, ndim = "(B, K, 3)", 3
+        else:
+            expected, ndim = "(B, K, h, w)", 4
+        if out.ndim != ndim or out.shape[1] != self.num_joints:
+            raise ValueError(f"the pose network gave outputs of shape {out.shape}, expected {expected} {self.output} "
+                             f"with K = {self.num_joints} joints ({self.config.model.keypoints}); check the pose "
+                             f"config's network.output and model.keypoints")
+        return out
+
+    def _average_flip(self, plain: np.ndarray, flipped: np.ndarray) -> np.ndarray:
+        if self.output == "heatmaps":
+            return average_flip(plain, flipped, self.flip_pairs, shift=self.shift_heatmap)
+        back = flipped[:, flip_permutation(self.flip_pairs, self.num_joints)].copy()
+        back[..., 1] = 1.0 - back[..., 1]   # x of a mirrored crop: pixel i <-> width-1-i, i.e. u <-> 1 - u
+        return (plain + back) * np.float32(0.5)
+
+    def _decode_keypoints(self, keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """``(N, K, 3)`` y, x in 0-1 of the crop -> ``(N, K, 2)`` image pixels (x, y), through the inverse crop
+        affine. A normalised u covers the crop's extent: pixel centres at (i + 0.5) / size, so i = u * size - 0.5."""
+        width, height = self.image_size
+        crop_xy = np.stack([keypoints[..., 1] * width, keypoints[..., 0] * height], axis=2) - 0.5
+        inverse = get_affine_transform(center, scale, 0, self.image_size, inv=True)
+        return affine_points(crop_xy, inverse).astype(np.float32)
 
     def __call__(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N, K, 2)`` float32 image pixels (x, y) and scores ``(N, K)`` float32 for ``N`` boxes."""
@@ -147,8 +173,9 @@ class TopDownPoseEstimator:
         return keypoints, scores
 
     def estimate(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """As ``__call__``, plus the heatmaps ``(N, K, h, w)`` float32 the keypoints were decoded from."""
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """As ``__call__``, plus the heatmaps ``(N, K, h, w)`` float32 the keypoints were decoded from (None for a
+        model that regresses keypoints)."""
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError(
@@ -163,12 +190,15 @@ class TopDownPoseEstimator:
             raise ValueError(f"boxes_xyxy must be (N, 4) [x1, y1, x2, y2], got shape {boxes.shape}")
         if len(boxes) == 0:
             width, height = self.heatmap_size
-            return (np.zeros((0, self.num_joints, 2), np.float32), np.zeros((0, self.num_joints), np.float32),
-                    np.zeros((0, self.num_joints, height, width), np.float32))
+            empty = np.zeros((0, self.num_joints, height, width), np.float32) if self.output == "heatmaps" else None
+            return np.zeros((0, self.num_joints, 2), np.float32), np.zeros((0, self.num_joints), np.float32), empty
         if not np.all(np.isfinite(boxes)):
             raise ValueError("boxes_xyxy contains NaN or infinite values; pass finite [x1, y1, x2, y2] boxes")
         crops, center, scale = self.crops(image_rgb, boxes)
-        heatmaps = self.heatmaps(crops).cpu().numpy()
+        if self.output == "keypoints":
+            regressed = self.outputs(crops)
+            return self._decode_keypoints(regressed, center, scale), regressed[..., 2].copy(), None
+        heatmaps = self.outputs(crops)
         keypoints, maxvals = decode_heatmaps(heatmaps, center, scale, post_process=self.post_process,
                                              refine=self.refine)
         return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32), heatmaps.astype(np.float32)

@@ -22,7 +22,8 @@ class PipelineError(ValueError):
 
 
 def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
-    """The top-down HRNet estimator of ``config.pose`` and its keypoint layout name."""
+    """The top-down estimator of ``config.pose`` (HRNet, or an ``.onnx`` model through ONNX Runtime) and its keypoint
+    layout name."""
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
 

@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, help="stop after this many frames of each video")
     parser.add_argument("--detector", help="torchvision[:ARCH], onnx:PATH or file:PATH")
     parser.add_argument("--pose-model", help="pose config name in configs/pose/ or a YAML path")
-    parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests)")
+    parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests), or an "
+                                               ".onnx pose model (with --pose-model, the config describing it)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
     parser.add_argument("--device", help="cpu, cuda or cuda:N")
     parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
