@@ -34,8 +34,9 @@ sys.path.insert(0, str(REPO))
 from pose.data import synthetic as syn  # noqa: E402
 from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
-from tracker.evaluate import evaluate  # noqa: E402
-from tracker.pipeline import build_flow_estimator, build_pose_estimator, track  # noqa: E402
+from tracker.eval.cli import evaluate  # noqa: E402
+from tracker.components import build_flow_estimator, build_pose_estimator  # noqa: E402
+from tracker.pipeline import track  # noqa: E402
 from tracker.smoothing import savgol_tracks  # noqa: E402
 from tracker.types import Poses  # noqa: E402
 
