@@ -17,6 +17,7 @@ Conventions (plain arrays, no ``pose`` import):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -141,6 +142,17 @@ def boxes_from_keypoints(
     return boxes.astype(np.float32), valid
 
 
+@dataclass(frozen=True)
+class PropagatedBoxes:
+    """Boxes propagated by flow: ``boxes`` (N, 4) float32 xyxy, ``valid`` (N,) bool (enough confident joints
+    inside the frame), and the moved ``keypoints`` (N, K, 2) with their ``scores`` (N, K)."""
+
+    boxes: np.ndarray
+    valid: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+
 def propagate_boxes(
     keypoints: np.ndarray,
     scores: np.ndarray,
@@ -148,12 +160,11 @@ def propagate_boxes(
     score_threshold: float = 0.3,
     enlarge: float = BOX_ENLARGE,
     min_joints: int = 2,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> PropagatedBoxes:
     """FlowTrack box propagation in one call: poses of frame t-1 + flow t-1 -> t => boxes for frame t.
 
-    keypoints (N, K, 2), scores (N, K), flow (H, W, 2). Returns boxes (N, 4) float32, valid (N,) bool, and the moved
-    keypoints (N, K, 2) with their scores (N, K) (see :func:`propagate_keypoints`, :func:`boxes_from_keypoints`).
+    keypoints (N, K, 2), scores (N, K), flow (H, W, 2); see :func:`propagate_keypoints`, :func:`boxes_from_keypoints`.
     """
     moved, moved_scores = propagate_keypoints(keypoints, flow, scores)
     boxes, valid = boxes_from_keypoints(moved, moved_scores, flow.shape[:2], score_threshold, enlarge, min_joints)
-    return boxes, valid, moved, moved_scores
+    return PropagatedBoxes(boxes, valid, moved, moved_scores)

@@ -17,6 +17,8 @@ forgotten, so the state is bounded whatever the video length.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from flow.propagate import propagate_keypoints
@@ -28,6 +30,16 @@ from tracker.types import Poses
 
 FLOW_SIMILARITIES = ("flow_oks", "multi_flow_oks")
 DEFAULT_FPS = 25.0   # frame rate assumed for re-entry times when none is given
+
+
+@dataclass(frozen=True)
+class Association:
+    """Track ids of one frame's N poses: ``track_ids`` (N,), ``matched_from`` (N,) index into ``candidates`` (-1 for
+    a new track), ``candidates``: the stored poses compared with, moved to this frame when flow is used."""
+
+    track_ids: np.ndarray
+    matched_from: np.ndarray
+    candidates: Poses
 
 
 def greedy_match(similarity: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -124,20 +136,19 @@ class Associator:
         return self.config.similarity in FLOW_SIMILARITIES
 
     def step(self, frame_index: int, poses: Poses, flow: np.ndarray | None = None,
-             image: np.ndarray | None = None, time_s: float | None = None) -> tuple[np.ndarray, np.ndarray, Poses]:
+             image: np.ndarray | None = None, time_s: float | None = None) -> Association:
         """Track ids for the poses of frame ``frame_index``.
 
         poses: the frame's N poses; flow: (H, W, 2) from the previous frame to this one (needed by the flow
         similarities); image: the frame (H, W, 3) RGB and time_s its time in seconds (default frame_index / 25),
-        for re-entry. Returns track_ids (N,), matched_from (N,) (index into the returned candidates, -1 for a new
-        track) and the candidates: the stored poses compared with, moved to this frame when flow is used.
+        for re-entry.
         """
         if self.uses_flow and flow is None and len(self._ids):
             raise ValueError(f"similarity {self.config.similarity} needs the flow from the previous frame")
         self._forget(frame_index)
         if self.uses_flow and len(self._ids):
             moved, moved_scores = propagate_keypoints(self._poses.keypoints, flow, self._poses.scores)
-            self._poses = Poses(moved, moved_scores, self._poses.boxes, self._poses.box_scores)
+            self._poses = self._poses.with_keypoints(moved, moved_scores)
 
         candidates = self._candidates()
         candidate_poses = self._poses.select(candidates)
@@ -166,7 +177,7 @@ class Associator:
         self._remember(frame_index, poses, track_ids)
         if self.reentry is not None:
             self.reentry.observe(time_s, track_ids)
-        return track_ids, matched_from, candidate_poses
+        return Association(track_ids, matched_from, candidate_poses)
 
     def _forget(self, frame_index: int) -> None:
         """Drop poses from frames more than memory + 1 frames back (tracks unseen for more than L frames)."""
@@ -187,11 +198,6 @@ class Associator:
     def _remember(self, frame_index: int, poses: Poses, track_ids: np.ndarray) -> None:
         if not len(poses):
             return
-        self._poses = Poses(
-            np.concatenate([self._poses.keypoints, poses.keypoints]),
-            np.concatenate([self._poses.scores, poses.scores]),
-            np.concatenate([self._poses.boxes, poses.boxes]),
-            np.concatenate([self._poses.box_scores, poses.box_scores]),
-        )
+        self._poses = Poses.cat([self._poses, poses])
         self._ids = np.concatenate([self._ids, track_ids])
         self._frames = np.concatenate([self._frames, np.full(len(poses), frame_index, np.int64)])

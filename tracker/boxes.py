@@ -6,9 +6,11 @@ IoU. ``plus_one=True`` gives the official HRNet helpers' numbers (``lib/nms/nms.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED
+from tracker.types import Boxes
 
 # Added to x1, y1, x2, y2 for the official ``+1`` pixel convention.
 _PLUS_ONE = np.array([0.0, 0.0, 1.0, 1.0])
@@ -47,28 +49,16 @@ def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_on
     return keep.numpy().astype(np.int64)
 
 
-def merge_boxes(
-    detected_boxes: np.ndarray,
-    detected_scores: np.ndarray,
-    propagated_boxes: np.ndarray,
-    propagated_scores: np.ndarray,
-    iou_threshold: float,
-    plus_one: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Merge detected (D, 4) and flow-propagated (P, 4) boxes by IoU NMS, remembering where each kept box came from.
+@dataclass(frozen=True)
+class MergedBoxes:
+    """Detected + propagated boxes after IoU NMS: ``kept`` (best first) and ``suppressed`` (in input order)."""
 
-    Returns ``keep`` (M,) int64 indices into ``np.concatenate([detected, propagated])`` (best first) and ``source``
-    (M,) int8 with ``SOURCE_DETECTED`` / ``SOURCE_PROPAGATED`` (``tracker.types``); a kept box ``keep[i] >= D`` is
-    propagated box ``keep[i] - D``.
-    """
-    detected_boxes = np.asarray(detected_boxes, dtype=np.float64).reshape(-1, 4)
-    propagated_boxes = np.asarray(propagated_boxes, dtype=np.float64).reshape(-1, 4)
-    num_detected = len(detected_boxes)
-    boxes = np.concatenate([detected_boxes, propagated_boxes])
-    scores = np.concatenate([
-        np.asarray(detected_scores, dtype=np.float64).reshape(-1),
-        np.asarray(propagated_scores, dtype=np.float64).reshape(-1),
-    ])
-    keep = box_nms(boxes, scores, iou_threshold, plus_one=plus_one)
-    source = np.where(keep < num_detected, SOURCE_DETECTED, SOURCE_PROPAGATED).astype(np.int8)
-    return keep, source
+    kept: Boxes
+    suppressed: Boxes
+
+
+def merge_boxes(detected: Boxes, propagated: Boxes, iou_threshold: float, plus_one: bool = False) -> MergedBoxes:
+    """Merge detected and flow-propagated boxes by IoU NMS; each box keeps its ``source`` (``tracker.types``)."""
+    every = Boxes.cat([detected, propagated])
+    keep = box_nms(every.xyxy, every.scores, iou_threshold, plus_one=plus_one)
+    return MergedBoxes(every.select(keep), every.select(np.setdiff1d(np.arange(len(every)), keep)))

@@ -48,7 +48,7 @@ class PoseConfig(_Section):
                                                # named weights' registry entry, else coco_w32_256x192
     weights: str = ""                          # checkpoint path or registry name; "random" = untrained weights
     flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
-    batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 64
+    batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 8 on CPU, 64 on GPU
     layout: str = ""                           # model's keypoint layout; "" = from the pose config
 
 

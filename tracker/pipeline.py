@@ -17,7 +17,7 @@ its poses and a few frames of track memory, so memory does not grow with the vid
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,17 @@ from tracker.timing import StageTimer
 from tracker.types import (SOURCE_PROPAGATED, Boxes, Detector, FlowEstimator, Frame, PoseEstimator, Poses,
                            TrackedFrame)
 from tracker.video import open_source
+
+
+@dataclass(frozen=True)
+class FrameEstimate:
+    """Steps 1-5 of one frame: its poses and the boxes they came from (what the overlays draw)."""
+
+    poses: Poses
+    detected: Boxes = field(default_factory=Boxes.empty)
+    propagated: Boxes = field(default_factory=Boxes.empty)
+    suppressed: Boxes = field(default_factory=Boxes.empty)    # removed by box NMS or pose OKS-NMS
+    heatmaps: np.ndarray | None = None                           # (N, K, h, w) when ``keep_heatmaps``
 
 
 @dataclass
@@ -98,34 +109,26 @@ class Tracker:
             return Boxes.empty()
         cfg = self.config.flow
         with self.timer("propagate"):
-            boxes, valid, _, _ = propagate_boxes(previous.keypoints, previous.scores, flow, cfg.box_joint_threshold,
-                                                 cfg.box_extend, cfg.min_box_joints)
+            moved = propagate_boxes(previous.keypoints, previous.scores, flow, cfg.box_joint_threshold, cfg.box_extend,
+                                    cfg.min_box_joints)
             scores = previous.box_scores * cfg.propagated_box_score
             # a propagated box goes where a detected one would: below the box threshold it is dropped, so with
             # propagated_box_score < 1 a person carried by flow alone fades out after a few frames
-            valid &= scores >= self.config.detector.score_threshold
-            return Boxes(boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
+            valid = moved.valid & (scores >= self.config.detector.score_threshold)
+            return Boxes(moved.boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
 
-    def _estimate(self, frame: Frame, flow: np.ndarray | None
-                  ) -> tuple[Poses, Boxes, Boxes, Boxes, np.ndarray | None]:
-        """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes (and the poses'
-        heatmaps (N, K, h, w) when ``keep_heatmaps``)."""
+    def _estimate(self, frame: Frame, flow: np.ndarray | None) -> FrameEstimate:
+        """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes."""
         detected = Boxes.empty()
         if frame.index % self.config.detector.every == 0:
             with self.timer("detect"):
                 detected = self.detector(frame)
         propagated = self._propagated_boxes(flow)
         with self.timer("nms"):
-            keep, _ = merge_boxes(detected.xyxy, detected.scores, propagated.xyxy, propagated.scores,
-                                  self.config.nms.iou_threshold)
-            every = Boxes(np.concatenate([detected.xyxy, propagated.xyxy]),
-                          np.concatenate([detected.scores, propagated.scores]),
-                          np.concatenate([detected.source, propagated.source]))
-            kept = every.select(keep)
-            suppressed = every.select(np.setdiff1d(np.arange(len(every)), keep))
-        k = get_layout(self.layout).num_joints
+            merged = merge_boxes(detected, propagated, self.config.nms.iou_threshold)
+        kept, suppressed = merged.kept, merged.suppressed
         if not len(kept):
-            return Poses.empty(k), detected, propagated, suppressed, None
+            return FrameEstimate(Poses.empty(get_layout(self.layout).num_joints), detected, propagated, suppressed)
         heatmaps = None
         with self.timer("pose"):
             if self.keep_heatmaps and hasattr(self.pose_estimator, "estimate"):
@@ -136,10 +139,7 @@ class Tracker:
         if self.config.nms.pose_oks_threshold > 0 and len(poses) > 1:
             with self.timer("nms"):
                 unique = self._unique_poses(poses)
-            duplicates = np.setdiff1d(np.arange(len(poses)), unique)
-            suppressed = Boxes(np.concatenate([suppressed.xyxy, kept.xyxy[duplicates]]),
-                               np.concatenate([suppressed.scores, kept.scores[duplicates]]),
-                               np.concatenate([suppressed.source, kept.source[duplicates]]))
+            suppressed = Boxes.cat([suppressed, kept.select(np.setdiff1d(np.arange(len(poses)), unique))])
             poses = poses.select(unique)
             heatmaps = None if heatmaps is None else heatmaps[unique]
         min_score = self.config.output.min_pose_score
@@ -147,7 +147,7 @@ class Tracker:
             confident = _mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score
             poses = poses.select(confident)
             heatmaps = None if heatmaps is None else heatmaps[confident]
-        return poses, detected, propagated, suppressed, heatmaps
+        return FrameEstimate(poses, detected, propagated, suppressed, heatmaps)
 
     def _unique_poses(self, poses: Poses) -> np.ndarray:
         """Indices (sorted) of the poses OKS-NMS keeps: score = mean confident-joint score x box score, the
@@ -163,38 +163,36 @@ class Tracker:
     def step(self, frame: Frame, given_poses: Poses | None = None) -> TrackedFrame:
         """Track one frame; ``given_poses`` (tracking-only mode) replaces detection and pose estimation."""
         flow = self._flow(frame)
-        heatmaps = None
-        if given_poses is None:
-            poses, detected, propagated, suppressed, heatmaps = self._estimate(frame, flow)
-        else:
-            poses, detected, propagated, suppressed = given_poses, Boxes.empty(), Boxes.empty(), Boxes.empty()
+        estimate = self._estimate(frame, flow) if given_poses is None else FrameEstimate(given_poses)
+        poses = estimate.poses
         time_s = frame.index / (self.fps if self.fps > 0 else DEFAULT_FPS)
         with self.timer("associate"):
-            track_ids, matched_from, candidates = self.associator.step(frame.index, poses, flow, frame.image, time_s)
+            association = self.associator.step(frame.index, poses, flow, frame.image, time_s)
         self._previous_image = frame.image
         self._previous_poses = poses
         out = self.config.output
+        candidates = association.candidates
         kp, sc = to_posetrack18(poses.keypoints, poses.scores, self.layout, out.head_lift, out.head_top_scale)
         cand_kp, cand_sc = to_posetrack18(candidates.keypoints, candidates.scores, self.layout, out.head_lift,
                                           out.head_top_scale)
         raw = None
         if self.smoother is not None:
-            raw, kp = kp, self.smoother(time_s, track_ids, kp, sc)
+            raw, kp = kp, self.smoother(time_s, association.track_ids, kp, sc)
         magnitude = None
         if self.keep_flow and flow is not None:
             magnitude = np.linalg.norm(flow, axis=2)
         return TrackedFrame(
             index=frame.index,
-            poses=Poses(kp, sc, poses.boxes, poses.box_scores),
-            track_ids=track_ids,
-            detected_boxes=detected,
-            propagated_boxes=propagated,
-            suppressed_boxes=suppressed,
-            propagated_poses=Poses(cand_kp, cand_sc, candidates.boxes, candidates.box_scores),
-            matched_from=matched_from,
+            poses=poses.with_keypoints(kp, sc),
+            track_ids=association.track_ids,
+            detected_boxes=estimate.detected,
+            propagated_boxes=estimate.propagated,
+            suppressed_boxes=estimate.suppressed,
+            propagated_poses=candidates.with_keypoints(cand_kp, cand_sc),
+            matched_from=association.matched_from,
             flow_magnitude=magnitude,
             flow=flow if self.keep_flow else None,
-            heatmaps=heatmaps,
+            heatmaps=estimate.heatmaps,
             video_id=frame.video_id,
             time_s=time_s,
             raw_keypoints=raw,

@@ -4,7 +4,7 @@ No framework object (tensor, video handle) crosses a stage. Shapes: N people, K 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +72,14 @@ class Boxes:
     def select(self, index) -> "Boxes":
         return Boxes(self.xyxy[index], self.scores[index], self.source[index])
 
+    @classmethod
+    def cat(cls, parts: Sequence["Boxes"]) -> "Boxes":
+        """The boxes of ``parts``, one after another."""
+        if not parts:
+            return cls.empty()
+        return cls(np.concatenate([b.xyxy for b in parts]), np.concatenate([b.scores for b in parts]),
+                   np.concatenate([b.source for b in parts]))
+
 
 @dataclass(frozen=True)
 class Poses:
@@ -112,6 +120,18 @@ class Poses:
 
     def select(self, index) -> "Poses":
         return Poses(self.keypoints[index], self.scores[index], self.boxes[index], self.box_scores[index])
+
+    def with_keypoints(self, keypoints: np.ndarray, scores: np.ndarray) -> "Poses":
+        """The same people (boxes, box scores) with other joints: moved by flow, or in another layout."""
+        return Poses(keypoints, scores, self.boxes, self.box_scores)
+
+    @classmethod
+    def cat(cls, parts: Sequence["Poses"]) -> "Poses":
+        """The poses of ``parts`` (at least one, all with the same number of joints), one after another."""
+        if not parts:
+            raise ValueError("Poses.cat needs at least one Poses (its joint count); use Poses.empty(K) for none")
+        return cls(np.concatenate([p.keypoints for p in parts]), np.concatenate([p.scores for p in parts]),
+                   np.concatenate([p.boxes for p in parts]), np.concatenate([p.box_scores for p in parts]))
 
 
 @dataclass(frozen=True)

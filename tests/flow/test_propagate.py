@@ -105,6 +105,7 @@ def test_propagate_boxes_follows_translation():
     pair = translation_pair()
     flow = get_estimator("dis")(pair.prev, pair.next)
     keypoints = np.array([[[40, 30], [80, 30], [60, 90]]], np.float32)
-    boxes, valid, moved, _ = propagate_boxes(keypoints, np.ones((1, 3)), flow, enlarge=0.0)
+    propagated = propagate_boxes(keypoints, np.ones((1, 3)), flow, enlarge=0.0)
+    boxes, valid, moved = propagated.boxes, propagated.valid, propagated.keypoints
     assert valid.tolist() == [True]
     np.testing.assert_allclose(boxes[0], [40 + 3.3, 30 - 1.7, 80 + 3.3, 90 - 1.7], atol=0.5)

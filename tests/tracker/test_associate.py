@@ -71,8 +71,7 @@ def _run(scene: Scene, config: AssociationConfig, with_flow: bool):
     for t in range(scene.num_frames):
         poses, _ = _poses_at(scene, t)
         flow = scene.flow(t - 1) if (with_flow and t > 0) else None
-        track_ids, matched_from, candidates = associator.step(t, poses, flow)
-        ids.append(track_ids)
+        ids.append(associator.step(t, poses, flow).track_ids)
     return ids
 
 
@@ -128,7 +127,8 @@ def test_matched_from_points_at_the_best_stored_pose():
     associator = Associator(AssociationConfig(similarity="multi_flow_oks", memory=3), POSETRACK18.sigmas)
     for t in range(3):
         poses, _ = _poses_at(scene, t)
-        ids, matched_from, candidates = associator.step(t, poses, scene.flow(t - 1) if t else None)
+        association = associator.step(t, poses, scene.flow(t - 1) if t else None)
+    candidates, matched_from = association.candidates, association.matched_from
     # frame 2: candidates are both people's poses of frames 0 and 1, moved to frame 2; with exact flow every one
     # lands on its person's frame-2 pose, and each pose is matched to a candidate of its own track
     assert len(candidates) == 4

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tracker import boxes
-from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED
+from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED, Boxes
 
 
 def test_box_nms_equals_official(hrnet_reference):
@@ -28,15 +28,20 @@ def test_box_iou_plus_one_by_hand():
 
 
 def test_merge_boxes_keeps_source():
-    detected = np.array([[0, 0, 100, 200], [300, 0, 400, 200]], float)
-    propagated = np.array([[5, 5, 105, 205], [600, 50, 700, 250]], float)  # first duplicates detection 0
-    keep, source = boxes.merge_boxes(detected, [0.9, 0.8], propagated, [0.95, 0.7], iou_threshold=0.5)
-    assert keep.tolist() == [2, 0 + 1, 3]  # propagated 0 wins over detection 0 by score, then det 1, then prop 1
-    assert source.tolist() == [SOURCE_PROPAGATED, SOURCE_DETECTED, SOURCE_PROPAGATED]
-    keep, source = boxes.merge_boxes(np.zeros((0, 4)), [], propagated, [0.5, 0.4], 0.5)
-    assert keep.tolist() == [0, 1] and source.tolist() == [1, 1]
-    keep, source = boxes.merge_boxes(np.zeros((0, 4)), [], np.zeros((0, 4)), [], 0.5)
-    assert keep.shape == (0,) and source.shape == (0,)
+    detected = Boxes.detected(np.array([[0, 0, 100, 200], [300, 0, 400, 200]], float), [0.9, 0.8])
+    propagated = Boxes(np.array([[5, 5, 105, 205], [600, 50, 700, 250]], float), [0.95, 0.7],  # 0 duplicates det 0
+                       [SOURCE_PROPAGATED] * 2)
+    merged = boxes.merge_boxes(detected, propagated, iou_threshold=0.5)
+    # propagated 0 wins over detection 0 by score, then detection 1, then propagated 1
+    np.testing.assert_array_equal(merged.kept.xyxy, [propagated.xyxy[0], detected.xyxy[1], propagated.xyxy[1]])
+    assert merged.kept.source.tolist() == [SOURCE_PROPAGATED, SOURCE_DETECTED, SOURCE_PROPAGATED]
+    assert merged.kept.scores.tolist() == pytest.approx([0.95, 0.8, 0.7])
+    np.testing.assert_array_equal(merged.suppressed.xyxy, detected.xyxy[:1])
+    assert merged.suppressed.source.tolist() == [SOURCE_DETECTED]
+    merged = boxes.merge_boxes(Boxes.empty(), propagated, 0.5)
+    assert merged.kept.source.tolist() == [1, 1] and len(merged.suppressed) == 0
+    merged = boxes.merge_boxes(Boxes.empty(), Boxes.empty(), 0.5)
+    assert len(merged.kept) == 0 and len(merged.suppressed) == 0
 
 
 def test_box_iou_of_empty_boxes_is_zero():

@@ -48,7 +48,7 @@ def _run(frames, config: AssociationConfig, fps: float = 25.0):
         people, image = frame if isinstance(frame, tuple) else (frame, None)
         kp = np.array([p[0] for p in people], np.float32).reshape(-1, 17, 2)
         sc = np.array([p[1] for p in people], np.float32).reshape(-1, 17)
-        ids, _, _ = associator.step(t, poses_with_boxes(kp, sc), image=image, time_s=t / fps)
+        ids = associator.step(t, poses_with_boxes(kp, sc), image=image, time_s=t / fps).track_ids
         out.append(ids.tolist())
     return out
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tracker.types import SOURCE_DETECTED, Boxes, Frame, Poses, TrackedFrame
+from tracker.types import SOURCE_DETECTED, SOURCE_PROPAGATED, Boxes, Frame, Poses, TrackedFrame
 
 
 def test_frame_requires_rgb_uint8():
@@ -30,3 +30,23 @@ def test_poses_shapes_and_tracked_frame_ids():
     assert tracked.track_ids.dtype == np.int64
     with pytest.raises(ValueError, match="2 poses but 1 track ids"):
         TrackedFrame(0, poses, [4])
+
+
+def test_cat_joins_boxes_and_poses_in_order():
+    a = Boxes.detected([[0, 0, 10, 10]], [0.9])
+    b = Boxes([[5, 5, 20, 20], [1, 2, 3, 4]], [0.5, 0.4], [SOURCE_PROPAGATED] * 2)
+    both = Boxes.cat([a, b])
+    assert both.xyxy.tolist() == [[0, 0, 10, 10], [5, 5, 20, 20], [1, 2, 3, 4]]
+    assert both.scores.tolist() == pytest.approx([0.9, 0.5, 0.4])
+    assert both.source.tolist() == [SOURCE_DETECTED, SOURCE_PROPAGATED, SOURCE_PROPAGATED]
+    assert len(Boxes.cat([])) == 0 and len(Boxes.cat([Boxes.empty(), a])) == 1
+    p = Poses(np.ones((1, 3, 2)), np.full((1, 3), 0.5), [[0, 0, 1, 1]], [0.7])
+    q = Poses(np.zeros((2, 3, 2)), np.zeros((2, 3)), np.zeros((2, 4)), [0.1, 0.2])
+    joined = Poses.cat([p, Poses.empty(3), q])
+    assert len(joined) == 3 and joined.keypoints[0].tolist() == [[1, 1]] * 3
+    assert joined.box_scores.tolist() == pytest.approx([0.7, 0.1, 0.2])
+    with pytest.raises(ValueError, match="at least one"):
+        Poses.cat([])
+    moved = p.with_keypoints(np.full((1, 3, 2), 4.0), np.ones((1, 3)))
+    assert moved.keypoints[0, 0].tolist() == [4, 4] and moved.boxes.tolist() == p.boxes.tolist()
+

@@ -44,8 +44,8 @@ from pose.data.synthetic.dataset import (
     coco_annotations,
     generate_dataset,
     image_id,
-    posetrack_annotations,
-    posetrack_image_entry,
+    posetrack_frame,
+    posetrack_people,
     sequence_name,
     write_json_atomic,
 )
@@ -77,6 +77,6 @@ __all__ = [
     "MAX_FALSE_POSITIVES", "MAX_FRAMES", "MAX_VIDEO_ID", "OCCLUDER_SLOT", "POSETRACK_IMAGE_ID_BASE", "DetectionNoise",
     "FrameTruth", "Person", "Scene", "SyntheticDataError", "VideoConfig", "build_parser", "coco_annotations",
     "detection_records", "detection_rng", "generate_dataset", "generate_video", "image_id", "main",
-    "make_background", "make_scene", "noisy_detections", "posetrack_annotations", "posetrack_image_entry",
+    "make_background", "make_scene", "noisy_detections", "posetrack_frame", "posetrack_people",
     "render_frame", "sequence_name", "video_rng", "write_json_atomic",
 ]

@@ -33,8 +33,9 @@ from pose.data.synthetic.scene import (
     render_frame,
     video_rng,
 )
+from pose.data.posetrack import FrameAnnotation, PersonAnnotation, PoseTrackSequence, write_sequence
 from pose.fileio import write_text_atomic
-from pose.keypoints import COCO17, POSETRACK18
+from pose.keypoints import COCO17
 
 
 def sequence_name(video_id: int) -> str:
@@ -47,62 +48,56 @@ def image_id(video_id: int, frame: int) -> int:
 
 
 def _categories(layout, supercategory: str = "person") -> list[dict]:
-    # The 1-based COCO skeleton: the list PoseTrack 2018 files carry too.
+    # The 1-based COCO skeleton.
     skeleton = [[a + 1, b + 1] for a, b in COCO17.skeleton]
     return [{"supercategory": supercategory, "id": 1, "name": "person", "keypoints": list(layout.joints),
              "skeleton": skeleton}]
 
 
-def posetrack_image_entry(video_id: int, frame: int, nframes: int, truth: FrameTruth, labeled: bool,
-                          size: tuple[int, int]) -> dict:
+def posetrack_frame(video_id: int, frame: int, nframes: int, truth: FrameTruth, labeled: bool,
+                    size: tuple[int, int], occluded: str = "drop") -> FrameAnnotation:
+    """One frame of the PoseTrack 2018 ground truth (``pose.data.posetrack`` writes it): the image, and when
+    ``labeled`` its people (see the package docstring for the joint rule) and ignore regions."""
     seq = sequence_name(video_id)
-    return {
-        "has_no_densepose": True,
-        "is_labeled": labeled,
-        "file_name": f"images/{seq}/{frame:06d}.jpg",
-        "nframes": nframes,
-        "frame_id": image_id(video_id, frame),
-        "vid_id": f"{video_id:06d}",
-        "ignore_regions_x": [round2(p[:, 0]) for p in truth.ignore_regions] if labeled else [],
-        "ignore_regions_y": [round2(p[:, 1]) for p in truth.ignore_regions] if labeled else [],
-        "id": image_id(video_id, frame),
-        "width": size[0],
-        "height": size[1],
-    }
-
-
-def posetrack_annotations(video_id: int, frame: int, truth: FrameTruth, occluded: str = "drop") -> list[dict]:
-    """PoseTrack 2018 annotations of one labelled frame (see the module docstring for the joint rule)."""
-    out = []
-    keep_level = 1 if occluded == "keep" else 2
     img = image_id(video_id, frame)
+    extra = {"has_no_densepose": True, "nframes": nframes, "frame_id": img, "vid_id": f"{video_id:06d}",
+             "width": size[0], "height": size[1]}
+    if not labeled:
+        return FrameAnnotation(f"images/{seq}/{frame:06d}.jpg", img, False, extra=extra)
+    regions = [_rounded(p) for p in truth.ignore_regions]
+    return FrameAnnotation(f"images/{seq}/{frame:06d}.jpg", img, True, posetrack_people(img, truth, occluded),
+                           regions, extra)
+
+
+def _rounded(values) -> np.ndarray:
+    """``round2`` keeping the array's shape."""
+    values = np.asarray(values, np.float64)
+    return np.array(round2(values.ravel()), np.float64).reshape(values.shape)
+
+
+def _xywh(box) -> list:
+    x1, y1, x2, y2 = box
+    return [x1, y1, x2 - x1, y2 - y1]
+
+
+def posetrack_people(img: int, truth: FrameTruth, occluded: str = "drop") -> list[PersonAnnotation]:
+    """The annotated people of one labelled frame: joints with v = 2 (and hidden ones, v = 1, when ``occluded`` is
+    "keep") as ``x, y, 1``, the others ``0, 0, 0``; people with no such joint are left out."""
+    keep_level = 1 if occluded == "keep" else 2
+    people = []
     for n in range(len(truth.track_ids)):
-        vis = truth.posetrack_visibility[n]
-        kp = []
-        for k in range(17):
-            if vis[k] >= keep_level:
-                kp += [round(float(truth.posetrack_keypoints[n, k, 0]), 2),
-                       round(float(truth.posetrack_keypoints[n, k, 1]), 2), 1]
-            else:
-                kp += [0, 0, 0]
-        num = sum(1 for k in range(17) if vis[k] >= keep_level)
-        if num == 0:
+        kept = truth.posetrack_visibility[n] >= keep_level
+        if not kept.any():
             continue
-        x1, y1, x2, y2 = truth.boxes[n]
-        hx1, hy1, hx2, hy2 = truth.head_boxes[n]
-        out.append({
-            "bbox_head": round2([hx1, hy1, hx2 - hx1, hy2 - hy1]),
-            "keypoints": kp,
-            "track_id": int(truth.track_ids[n]),
-            "image_id": img,
-            "bbox": round2([x1, y1, x2 - x1, y2 - y1]),
-            "scores": [],
-            "category_id": 1,
-            "id": img * 100 + n,
-            "iscrowd": False,
-            "num_keypoints": num,
-        })
-    return out
+        keypoints = np.zeros((len(kept), 3))
+        keypoints[kept, :2] = _rounded(truth.posetrack_keypoints[n, kept])
+        keypoints[kept, 2] = 1
+        hx, hy, hw, hh = round2(_xywh(truth.head_boxes[n]))  # x, y, w, h to 1/100 px, as the file holds them
+        people.append(PersonAnnotation(
+            int(truth.track_ids[n]), keypoints, head_box=np.array([hx, hy, hx + hw, hy + hh]),
+            bbox=np.array(round2(_xywh(truth.boxes[n]))),
+            extra={"id": img * 100 + n, "category_id": 1, "iscrowd": False, "num_keypoints": int(kept.sum())}))
+    return people
 
 
 def coco_annotations(video_id: int, frame: int, truth: FrameTruth, first_ann_id: int) -> list[dict]:
@@ -242,7 +237,7 @@ def generate_dataset(
                 raise SyntheticDataError(f"OpenCV could not open an mp4 writer for {video_tmp}; "
                                          f"pass --no-videos or install an OpenCV build with video support")
         writer = _FrameWriter(jpeg_quality)
-        pt_images, pt_annotations, track_ids, dets = [], [], set(), []
+        pt_frames, track_ids, dets = [], set(), []
         det_rng = detection_rng(seed, i)
         try:
             scene = scenes[i] if scenes is not None else make_scene(video_rng(seed, i), frames, config)
@@ -252,9 +247,8 @@ def generate_dataset(
                     dets += detection_records(t, *noisy_detections(truth, size, detections, det_rng)[:2])
                 writer.put(bgr, image_dir / f"{t:06d}.jpg" if write_images else None, video)
                 labeled = t % label_stride == 0
-                pt_images.append(posetrack_image_entry(video_id, t, frames, truth, labeled, size))
+                pt_frames.append(posetrack_frame(video_id, t, frames, truth, labeled, size, posetrack_occluded))
                 if labeled:
-                    pt_annotations += posetrack_annotations(video_id, t, truth, posetrack_occluded)
                     coco["images"].append({"id": image_id(video_id, t), "file_name": f"images/{seq}/{t:06d}.jpg",
                                            "width": size[0], "height": size[1], "vid_id": f"{video_id:06d}",
                                            "frame_id": t})
@@ -269,9 +263,7 @@ def generate_dataset(
                 video.release()
         if video_tmp is not None:
             os.replace(video_tmp, out / "videos" / f"{seq}.mp4")
-        write_json_atomic(out / "annotations" / image_set / f"{seq}.json",
-                          {"images": pt_images, "annotations": pt_annotations,
-                           "categories": _categories(POSETRACK18)})
+        write_sequence(PoseTrackSequence(seq, pt_frames), out / "annotations" / image_set / f"{seq}.json")
         if detections is not None:
             write_json_atomic(out / "detections" / image_set / f"{seq}.json", dets)
         summary["people"] += len(track_ids)

@@ -204,11 +204,11 @@ def test_nearer_person_occludes_the_farther_one():
     assert (apart.visibility[0, hips + shoulders] == 2).all()
     assert (apart.visibility[0, 5:] == 2).all()
     # PoseTrack export: hidden joints dropped by default, kept as x, y, 1 on request.
-    dropped = syn.posetrack_annotations(0, 0, truth, occluded="drop")[0]["keypoints"]
-    kept = syn.posetrack_annotations(0, 0, truth, occluded="keep")[0]["keypoints"]
+    dropped = syn.posetrack_people(0, truth, occluded="drop")[0].keypoints
+    kept = syn.posetrack_people(0, truth, occluded="keep")[0].keypoints
     lh = POSETRACK18.index("left_hip")
-    assert dropped[3 * lh: 3 * lh + 3] == [0, 0, 0]
-    assert kept[3 * lh + 2] == 1 and kept[3 * lh] == pytest.approx(float(truth.keypoints[0, lh, 0]), abs=0.01)
+    assert dropped[lh].tolist() == [0, 0, 0]
+    assert kept[lh, 2] == 1 and kept[lh, 0] == pytest.approx(float(truth.keypoints[0, lh, 0]), abs=0.01)
     # The hidden person's silhouette area counts only its visible pixels.
     assert truth.areas[0] < apart.areas[0]
 
