@@ -1,18 +1,32 @@
-"""How long the PoseTrack evaluator takes: loading, cleanup + distances, AP, MOT, keypoint HOTA.
+"""How long the PoseTrack evaluator takes against the official poseval: loading, cleanup + distances, AP, MOT
+(and keypoint HOTA).
 
-    python benchmarks/eval_speed.py [--sequences 50 --frames 100 --people 8] [--motmetrics] [--seed 0] [--format 21]
+    python benchmarks/eval_speed.py [--sequences 170 --frames 100 --people 8] [--seed 0] [--poseval DIR]
+                                    [--motmetrics] [--format 21]
 
-Writes a synthetic set into a temporary folder through ``pose.data.posetrack``: people random-walking
-(17-joint skeletons with missing joints, head boxes, some unlabeled frames), predictions = noisy joints with
-scores, missed people, false positives and identity switches. Then times each stage of ``tracker.evaluate``,
-keypoint HOTA (``tracker.eval.hota``) included; ``--format 21`` writes and reads the set as PoseTrack21 files.
-``--motmetrics`` also times the MOT stage the way the official poseval runs it (one ``motmetrics.MOTAccumulator``
-per joint per sequence and ``metrics.compute``) and checks the counts agree.
+Writes a synthetic split (default: 170 sequences, PoseTrack 2018 val's size) into a temporary folder through
+``pose.data.posetrack``: people random-walking (17-joint skeletons with missing joints, head boxes, some unlabeled
+frames), predictions = noisy joints with scores, missed people, false positives and identity switches. Then times
+each stage of ``tracker.evaluate`` (keypoint HOTA, ``tracker.eval.hota``, too; ``--format 21`` writes and reads the
+set as PoseTrack21 files) and the official tool on the same files:
+
+- the official poseval (``python -m poseval.evaluate -g GT/ -p PRED/ -e -t``), when a checkout of it is found beside
+  the project (``../poseval``, or ``--poseval DIR`` / ``$POSEVAL_DIR``): its wall time, and the largest difference
+  between its total_AP / total_MOT numbers and ours;
+- otherwise motmetrics as poseval drives it (one ``motmetrics.MOTAccumulator`` per joint per sequence, then
+  ``metrics.compute``), on our cleaned-up frames: only poseval's tracking stage, so the printed ratio is a lower
+  bound of the ratio to the whole official tool. Its counts are checked equal to ours.
+
+The speed-up compares what poseval computes (load, cleanup, AP, MOT; not HOTA). ``--motmetrics`` runs the
+motmetrics stage even when poseval is found.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,15 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
-from tracker.eval.data import NUM_JOINTS  # noqa: E402
-from tracker.eval.mot import MOTCounts, frame_joint_inputs, sequence_counts  # noqa: E402
-from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
 from tracker.eval import pt21  # noqa: E402
+from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
+from tracker.eval.data import NUM_JOINTS  # noqa: E402
+from tracker.eval.mot import MOTCounts, frame_joint_inputs, sequence_counts, zero_counts  # noqa: E402
 
 # A standing person in POSETRACK18 order, pixels relative to the hips' midpoint (ears unused: 0, 0, 0).
 _TEMPLATE = {
@@ -110,6 +125,41 @@ def motmetrics_counts(prepared) -> MOTCounts:
     return MOTCounts(misses, switches, fps, objects, detections - switches, sum_d)
 
 
+def find_poseval(given: str | None) -> Path | None:
+    """A checkout of the official poseval (a folder holding ``poseval/evaluate.py``), or None."""
+    candidates = [given, os.environ.get("POSEVAL_DIR"), str(REPO.parent / "poseval")]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "poseval" / "evaluate.py").is_file():
+            return Path(candidate)
+    return None
+
+
+def run_poseval(checkout: Path, gt_dir: Path, pred_dir: Path, out_dir: Path) -> tuple[float, dict]:
+    """Wall seconds of the official evaluator (AP and tracking) and its total_*_metrics.json contents."""
+    command = [sys.executable, "-m", "poseval.evaluate", "-g", f"{gt_dir}/", "-p", f"{pred_dir}/", "-e", "-t",
+               "-o", str(out_dir)]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=checkout, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    numbers = {}
+    for name in ("total_AP_metrics.json", "total_MOT_metrics.json"):
+        numbers.update(json.loads((out_dir / name).read_text()))
+    return seconds, numbers
+
+
+def largest_difference(official: dict, ap_res, mot_res) -> float:
+    """Largest absolute difference between poseval's 16 numbers per metric (15 joints + total) and ours."""
+    ours = {"ap": (ap_res.ap, ap_res.totals["ap"]), "mota": (mot_res.mota, mot_res.totals["mota"]),
+            "motp": (mot_res.motp, mot_res.totals["motp"])}
+    worst = 0.0
+    for key, (per_joint, total) in ours.items():
+        theirs = np.asarray(official[key], np.float64)
+        mine = np.append(per_joint, total)
+        both = ~(np.isnan(theirs) & np.isnan(mine))
+        worst = max(worst, float(np.max(np.abs(theirs[both] - mine[both]), initial=0.0)))
+    return worst
+
+
 def cpu_summary() -> str:
     """CPU model, core count and the SIMD flags that matter to numpy / scipy, from /proc/cpuinfo."""
     try:
@@ -122,68 +172,112 @@ def cpu_summary() -> str:
     return f"{model}, {os.cpu_count()} logical cores, flags {' '.join(simd) or 'none of avx2/avx512'}"
 
 
+class Seconds(tuple):
+    """(wall, cpu) seconds of a stage; CPU time (this process) is what a busy machine distorts least."""
+
+    def __new__(cls, wall: float, cpu: float):
+        return super().__new__(cls, (wall, cpu))
+
+    wall = property(lambda self: self[0])
+    cpu = property(lambda self: self[1])
+
+    def __add__(self, other):
+        return Seconds(self.wall + other.wall, self.cpu + other.cpu)
+
+    def __sub__(self, other):
+        return Seconds(self.wall - other.wall, self.cpu - other.cpu)
+
+
+def clock() -> Seconds:
+    return Seconds(time.perf_counter(), time.process_time())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sequences", type=int, default=50)
+    ap.add_argument("--sequences", type=int, default=170)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--people", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--motmetrics", action="store_true", help="also time the official motmetrics-based MOT stage")
+    ap.add_argument("--poseval", help="a checkout of the official poseval (default: ../poseval, $POSEVAL_DIR)")
+    ap.add_argument("--motmetrics", action="store_true", help="time the motmetrics stage even when poseval is found")
     ap.add_argument("--format", choices=("2018", "21"), default="2018",
                     help="file format of the generated set; 21: PoseTrack21 files, evaluated as the PoseTrack21 kit "
                          "frames them (the kit's mAP as AP, poseval's MOT on the same files)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    rows = []
+    checkout = find_poseval(args.poseval) if args.format == "2018" else None
+    rows, extra = [], []
     with tempfile.TemporaryDirectory() as tmp:
         gt_dir, pred_dir = Path(tmp, "gt"), Path(tmp, "pred")
         gt_dir.mkdir()
         pred_dir.mkdir()
-        t0 = time.perf_counter()
+        t0 = clock()
         for v in range(args.sequences):
             gt, pred = make_sequence_pair(rng, 1000 + v, args.frames, args.people)
             write_sequence(gt, gt_dir / f"{gt.name}.json", args.format)
             write_sequence(pred, pred_dir / f"{pred.name}.json", args.format)
-        rows.append(("generate + write (not evaluation)", time.perf_counter() - t0))
+        generate = clock() - t0
 
-        t0 = time.perf_counter()
+        t0 = clock()
         pairs = pt21.load_pairs(gt_dir, pred_dir) if args.format == "21" else load_sequences(gt_dir, pred_dir)
-        rows.append(("load (read + validate JSON)", time.perf_counter() - t0))
-        t0 = time.perf_counter()
+        rows.append(("load (read + validate JSON)", clock() - t0))
+        t0 = clock()
         prepared = prepare_sequences(pairs)
-        rows.append(("cleanup + distances (poseval frames)", time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        kit_prepared = pt21.kit_prepare(pairs)
-        rows.append(("cleanup + distances (PoseTrack21 kit frames)", time.perf_counter() - t0))
-        t0 = time.perf_counter()
+        rows.append(("cleanup + distances (poseval frames)", clock() - t0))
+        kit_prepared = None
+        if args.format == "21":
+            t0 = clock()
+            kit_prepared = pt21.kit_prepare(pairs)
+            rows.append(("cleanup + distances (PoseTrack21 kit frames)", clock() - t0))
+        t0 = clock()
         ap_res, _ = compute_ap(kit_prepared if args.format == "21" else prepared)
-        rows.append(("AP" + (" (kit mAP)" if args.format == "21" else ""), time.perf_counter() - t0))
-        t0 = time.perf_counter()
+        rows.append(("AP" + (" (kit mAP)" if args.format == "21" else ""), clock() - t0))
+        t0 = clock()
         mot_res, _ = compute_mot(prepared)
-        rows.append(("MOT (tracker.eval.mot)", time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        hota_res, _ = pt21.compute_hota(kit_prepared)
-        rows.append(("keypoint HOTA (19 alphas x 15 joints)", time.perf_counter() - t0))
-        if args.motmetrics:
-            t0 = time.perf_counter()
+        rows.append(("MOT (tracker.eval.mot)", clock() - t0))
+        ours = sum((seconds for _, seconds in rows), Seconds(0.0, 0.0))
+        rows.append(("tracker.evaluate, what poseval computes", ours))
+        t0 = clock()
+        hota_res, _ = pt21.compute_hota(kit_prepared if kit_prepared is not None else pt21.kit_prepare(pairs))
+        extra.append(("keypoint HOTA (19 alphas x 15 joints, kit frames)", clock() - t0))
+
+        official = None
+        if checkout is not None:
+            seconds, numbers = run_poseval(checkout, gt_dir, pred_dir, Path(tmp, "poseval_out"))
+            official = ("official poseval (whole tool, a subprocess)", Seconds(seconds, float("nan")))
+            difference = largest_difference(numbers, ap_res, mot_res)
+        if checkout is None or args.motmetrics:
+            t0 = clock()
             ref = motmetrics_counts(prepared)
-            rows.append(("MOT (motmetrics, as poseval)", time.perf_counter() - t0))
-            ours = sum((sequence_counts(s.frames, s.dists) for s in prepared), MOTCounts())
+            motmetrics_row = ("motmetrics as poseval drives it (MOT stage only)", clock() - t0)
+            extra.append(motmetrics_row)
+            counts = sum((sequence_counts(s.frames, s.dists) for s in prepared), zero_counts())
             for field in ("misses", "switches", "false_positives", "objects", "matches"):
-                assert np.array_equal(getattr(ours, field), getattr(ref, field)), field
-            assert np.allclose(ours.sum_d_all_events, ref.sum_d_all_events)
+                assert np.array_equal(getattr(counts, field), getattr(ref, field)), field
+            assert np.allclose(counts.sum_d_all_events, ref.sum_d_all_events, rtol=0, atol=1e-9)
+            official = official or motmetrics_row
+        elif official is not None:
+            extra.append(official)
 
     frames = sum(len(s.frames) for s in prepared)
     print(f"CPU: {cpu_summary()}")
     print(f"{args.sequences} sequences x {args.frames} frames x {args.people} people, PoseTrack {args.format} files "
-          f"({frames} labeled frames evaluated)")
-    print(f"{'stage':46s} {'seconds':>8s}")
-    for name, sec in rows:
-        print(f"{name:46s} {sec:8.2f}")
+          f"({frames} labeled frames evaluated; generated and written in {generate.wall:.1f} s)")
+    print(f"{'stage':52s} {'wall s':>8s} {'CPU s':>8s}")
+    for name, sec in rows + extra:
+        print(f"{name:52s} {sec.wall:8.2f} {sec.cpu:8.2f}")
     print(f"mAP {ap_res.totals['ap']:.1f}  MOTA {mot_res.totals['mota']:.1f}  MOTP {mot_res.totals['motp']:.1f}  "
           f"HOTA {100 * hota_res.alpha_mean['HOTA'][-1]:.1f}")
-    if args.motmetrics:
+    if checkout is None or args.motmetrics:
         print("motmetrics counts equal to tracker.eval.mot's: yes")
+    if checkout is not None:
+        print(f"official poseval at {checkout}: largest difference of its numbers from ours {difference:.2e}")
+        print(f"speed-up over the official poseval: {official[1].wall / ours.wall:.1f}x (wall)")
+    else:
+        print("the official poseval was not found beside the project (../poseval or --poseval DIR): compared with "
+              "its motmetrics stage alone")
+        print(f"speed-up over poseval's motmetrics stage alone (a lower bound of the whole tool's): "
+              f"{official[1].cpu / ours.cpu:.1f}x in CPU time, {official[1].wall / ours.wall:.1f}x in wall time")
     return 0
 
 

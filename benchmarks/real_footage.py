@@ -38,12 +38,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pose.data.posetrack import write_sequence  # noqa: E402
 from pose.keypoints import POSETRACK18  # noqa: E402
 from tracker.components import build_components  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
 from tracker.pipeline import track  # noqa: E402
-from tracker.run import PredictionCollector  # noqa: E402
+from tracker.sinks import write_tracked  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
 from tracker.viz.overlay import OverlayWriter, sheet_indices  # noqa: E402
@@ -126,7 +125,16 @@ def movenet_coco_oks(weights: Path, flip: bool) -> list[float]:
     return [p.oks for p in ground_truth_box_oks(estimator, coco / "test_coco.json", coco)]
 
 
-def run_video(path: Path, max_frames: int | None, config, parts, out: Path) -> tuple[StageTimer, PredictionCollector]:
+@dataclass
+class Recorded:
+    """Per-frame track ids, boxes and joint scores of a run, for the track statistics."""
+
+    track_ids: list
+    boxes: list
+    scores: list
+
+
+def run_video(path: Path, max_frames: int | None, config, parts, out: Path) -> tuple[StageTimer, Recorded]:
     """tracker.run's loop (``tracker.track`` + the overlay writer) on one video, with the overlay video and a
     contact sheet; writes the PoseTrack JSON."""
     source = open_source(path, max_frames)
@@ -140,19 +148,21 @@ def run_video(path: Path, max_frames: int | None, config, parts, out: Path) -> t
     timer = StageTimer()
     stream = track(source, config, detector=parts.detector, pose_estimator=parts.pose_estimator,
                    flow_estimator=parts.flow_estimator, layout=parts.layout, timer=timer, with_frames=True)
-    collector = PredictionCollector()
+    collector = Recorded([], [], [])
+    frames = []
     try:
         for frame, tracked in stream:
-            collector.add(tracked)
+            frames.append(tracked)
+            collector.track_ids.append(tracked.track_ids)
+            collector.boxes.append(tracked.poses.boxes)
+            collector.scores.append(tracked.poses.scores)
             with timer("overlay"):
                 overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
         overlay.close()
     except BaseException:
         overlay.abort()
         raise
-    names = [f"images/{info.name}/{i:06d}.jpg" for i in range(len(collector))]
-    write_sequence(collector.sequence(info.name, names, config.output.joint_score_threshold),
-                   out / f"{info.name}.json")
+    write_tracked(frames, out / f"{info.name}.json", joint_threshold=config.output.joint_score_threshold)
     return timer, collector
 
 

@@ -44,7 +44,7 @@ from tracker.config import load_track_config  # noqa: E402
 from tracker.eval.cli import evaluate  # noqa: E402
 from tracker.components import build_flow_estimator, build_pose_estimator  # noqa: E402
 from tracker.pipeline import track  # noqa: E402
-from tracker.run import PredictionCollector  # noqa: E402
+from tracker.sinks import write_tracked  # noqa: E402
 
 YOLOX = REPO.parent / "shared" / "data" / "models" / "yolox_nano.onnx"
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -116,13 +116,7 @@ def pckh(data: Path, estimator, stride: int) -> tuple[dict[str, float], int]:
 
 # ------------------------------------------------------------------------------------------------- tracking
 def write_predictions(seq: str, tracked: list, out_dir: Path, joint_threshold: float) -> None:
-    from pose.data.posetrack import write_sequence
-
-    collector = PredictionCollector()
-    for frame in tracked:
-        collector.add(frame)
-    names = [f"images/{seq}/{i:06d}.jpg" for i in range(len(collector))]
-    write_sequence(collector.sequence(seq, names, joint_threshold), out_dir / f"{seq}.json")
+    write_tracked(tracked, out_dir / f"{seq}.json", joint_threshold=joint_threshold)
 
 
 def run_rows(data: Path, seqs: list[str], detector_name: str, detector_spec, propagate: bool, parts: dict,

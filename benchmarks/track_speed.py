@@ -3,6 +3,7 @@
     python benchmarks/track_speed.py                       # vtest.avi, CPU profile (YOLOX-nano, DIS, W32 flip)
     python benchmarks/track_speed.py --frames 120 --rss-at 20,120
     python benchmarks/track_speed.py --pose-weights PATH   # trained weights (default: random, same cost)
+    python benchmarks/track_speed.py --tracking-only 10 --frames 20000 --rss-at 1000,20000   # memory over length
 
 Network time is measured inside the forward passes themselves: HRNet's ``forward`` (forward hooks, with a CUDA
 synchronise on GPU) and the YOLOX ``InferenceSession.run``; "outside the networks" is the wall time minus those,
@@ -10,6 +11,10 @@ i.e. decoding, letterboxing, crops, heatmap decoding, optical flow, propagation,
 Random pose weights give joint scores unlike a trained model's, so the number of flow-propagated boxes (and so of
 crops) differs: the crops per frame are printed to normalise by. Peak RSS (``ru_maxrss``) is read at the frames
 given by ``--rss-at``; the target is a flat line (frame 700 within 50 MB of frame 100).
+
+``--tracking-only N``: the memory of a long run without networks: N people walking through generated frames of
+poses (tracking-only mode, OKS association), every frame streamed into a PoseTrack file as ``tracker.run`` writes
+it; the target is frame 20,000 within 50 MB of frame 1,000.
 """
 from __future__ import annotations
 
@@ -83,6 +88,69 @@ def current_rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+class WalkingPoses:
+    """Poses of ``people`` walkers in frame t, made on demand (nothing is stored per frame)."""
+
+    def __init__(self, people: int, frames: int):
+        from tracker.pipeline import poses_with_boxes
+
+        self.people, self.frames, self._with_boxes = people, frames, poses_with_boxes
+        rng = np.random.default_rng(0)
+        self.start = rng.uniform(50, 1000, (people, 2))
+        self.velocity = rng.uniform(-2, 2, (people, 2))
+        self.shape = rng.uniform(-40, 40, (people, 17, 2))
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def __getitem__(self, t: int):
+        centers = (self.start + self.velocity * (t % 500))[:, None]
+        keypoints = (centers + self.shape).astype(np.float32)
+        scores = np.full((self.people, 17), 0.9, np.float32)
+        return self._with_boxes(keypoints, scores)
+
+
+def tracking_only_memory(args) -> int:
+    """--tracking-only: peak RSS along a long tracking-only run streamed into a PoseTrack file."""
+    import tempfile
+
+    from tracker.sinks import PoseTrackSink
+    from tracker.types import Frame
+    from tracker.worklist import WorkItem
+
+    config = load_track_config("default", ["association.similarity=oks", *args.set])
+    config, parts = build_components(config, tracking_only=True, has_frames=False)
+    frames = args.frames or 20000
+    poses = WalkingPoses(args.tracking_only, frames)
+    blank = np.zeros((1, 1, 3), np.uint8)
+    rss_at = {int(v) for v in args.rss_at.split(",") if v}
+    timer = StageTimer()
+    tracker = Tracker.from_components(config, parts, timer)
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        sink = PoseTrackSink(out, "2018", config.output.joint_score_threshold)
+        sink.start(WorkItem("000001_mpii_test", "000001_mpii_test.json", frames, None))
+        start = time.perf_counter()
+        for _, tracked in run_frames(tracker, (Frame(i, blank) for i in range(frames)), poses):
+            sink.add(tracked)
+            if timer.frames in rss_at:
+                rows.append((timer.frames, peak_rss_mb(), current_rss_mb()))
+                print(f"  frame {timer.frames}: peak RSS {rows[-1][1]:.1f} MB", file=sys.stderr, flush=True)
+        path = sink.finish()
+        wall = time.perf_counter() - start
+        rows.append(("file", peak_rss_mb(), current_rss_mb()))  # after the file was assembled and published
+        size = path.stat().st_size / 2**20
+    print(f"tracking-only: {frames} frames x {args.tracking_only} people, streamed to a {size:.1f} MB PoseTrack "
+          f"file in {wall:.1f} s ({frames / wall:.0f} frames/s)")
+    print(f"{'frame':>6} {'peak RSS MB':>12} {'RSS MB':>9}")
+    for n, peak, now in rows:
+        print(f"{n:>6} {peak:12.1f} {now:9.1f}")
+    if len(rows) >= 2:
+        print(f"peak RSS growth from frame {rows[0][0]} to the written file: {rows[-1][1] - rows[0][1]:.1f} MB "
+              f"(target: within 50 MB)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(SHARED / "videos" / "vtest.avi"))
@@ -95,7 +163,11 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=0, help="frames to run (0 = the whole video)")
     parser.add_argument("--rss-at", default="100,700", help="frame numbers (1-based counts) to read RSS at")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--tracking-only", type=int, default=0, metavar="PEOPLE",
+                        help="memory over length without networks: PEOPLE generated walkers, streamed output")
     args = parser.parse_args(argv)
+    if args.tracking_only:
+        return tracking_only_memory(args)
 
     overrides = [*args.set, f"pose.model={args.pose_model}", f"pose.weights={args.pose_weights}",
                  f"device={args.device}"] + ([f"flow.name={args.flow}"] if args.flow else [])

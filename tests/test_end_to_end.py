@@ -23,10 +23,10 @@ from scipy.optimize import linear_sum_assignment
 
 from pose.data import synthetic as syn
 from pose.data.synthetic import people as sp
-from pose.data.posetrack import read_sequence, write_sequence
+from pose.data.posetrack import read_sequence
 from tracker import track
 from tracker.eval.cli import evaluate
-from tracker.run import PredictionCollector
+from tracker.sinks import write_tracked
 
 SIZE = (320, 240)
 FRAMES = 24
@@ -74,12 +74,9 @@ def tracked(clip) -> tuple[list, Path]:
     """The in-process run: TrackedFrames and the folder of its prediction file."""
     frames = list(track(clip / "images" / SEQ, "default", detector=f"file:{clip / 'detections' / f'{SEQ}.json'}",
                         pose={"model": WEIGHTS, "weights": WEIGHTS}))
-    collector = PredictionCollector()
-    for frame in frames:
-        collector.add(frame)
     pred_dir = clip / "pred"
-    names = [f"images/{SEQ}/{i:06d}.jpg" for i in range(len(frames))]
-    write_sequence(collector.sequence(SEQ, names, 0.4), pred_dir / f"{SEQ}.json")
+    pred_dir.mkdir()
+    write_tracked(frames, pred_dir / f"{SEQ}.json", joint_threshold=0.4)  # frames named images/<SEQ>/<index>.jpg
     return frames, pred_dir
 
 

@@ -34,6 +34,18 @@ from tracker.types import TrackedFrame
 CSV_COLUMNS = ("frame", "time_s", "track_id", "joint", "x", "y", "score", "source")
 
 
+class OutputsError(ValueError):
+    """A --csv / --per-track location that cannot be written."""
+
+
+def _writable(what: str, path: Path, action):
+    try:
+        return action()
+    except OSError as error:
+        raise OutputsError(f"cannot write the {what} output {path} ({error.strerror}); choose a writable "
+                           f"path") from None
+
+
 @dataclass(frozen=True)
 class Item:
     """What a sink needs to know of a video: its name (a run's work items have it too)."""
@@ -41,11 +53,12 @@ class Item:
     name: str
 
 
-def table_sinks(csv_path: str | None, per_track_dir: str | None, joint_threshold: float) -> list:
-    """The sinks for ``--csv`` / ``--per-track`` (none, one or both)."""
+def table_sinks(csv_path: str | None, per_track_dir: str | None, joint_threshold: float,
+                several: bool = False) -> list:
+    """The sinks for ``--csv`` / ``--per-track`` (none, one or both); ``several``: the run has several videos."""
     sinks: list = []
     if csv_path:
-        sinks.append(CsvSink(csv_path, joint_threshold))
+        sinks.append(CsvSink(csv_path, joint_threshold, several))
     if per_track_dir:
         sinks.append(PerTrackSink(per_track_dir, joint_threshold))
     return sinks
@@ -81,7 +94,7 @@ class CsvSink:
     def start(self, item) -> None:
         name = self.path.name if not self.several else f"{self.path.stem}_{item.name}{self.path.suffix}"
         self._target = self.path.with_name(name)
-        self._temporary = temporary_path(self._target, ".partial")
+        self._temporary = _writable("--csv", self._target, lambda: temporary_path(self._target, ".partial"))
         self._handle = open(self._temporary, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle)
         self._writer.writerow(CSV_COLUMNS)
@@ -122,10 +135,14 @@ class PerTrackSink:
 
     def start(self, item) -> None:
         self._name = item.name
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._parts = self.folder / f".{item.name}.partial"
-        shutil.rmtree(self._parts, ignore_errors=True)
-        self._parts.mkdir()
+        parts = self.folder / f".{item.name}.partial"
+
+        def make() -> None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(parts, ignore_errors=True)
+            parts.mkdir()
+        _writable("--per-track", self.folder, make)
+        self._parts = parts
 
     def add(self, tracked: TrackedFrame, frame=None) -> None:
         poses = tracked.poses

@@ -1,19 +1,25 @@
-"""Command line: track people in a video (or PoseTrack image sequences) and write PoseTrack 2018 predictions.
+"""Command line: track people in videos (or PoseTrack image sequences) and write PoseTrack predictions.
 
     python -m tracker.run --video clip.mp4 --out DIR                  # DIR/clip.json
+    python -m tracker.run --video a.mp4 b.mp4 | VIDEO_FOLDER | "*.mp4" | LIST.txt --out DIR   # a work list
     python -m tracker.run --video FRAMES_FOLDER --out DIR             # a folder of .jpg/.png frames
     python -m tracker.run --images ROOT --gt-dir GT --out DIR         # submission: one file per GT sequence
-    python -m tracker.run --poses POSES.json [--video V | --images ROOT] --out DIR   # tracking only: ids assigned
+    python -m tracker.run --poses POSES.json... [--video V | --images ROOT] --out DIR   # tracking only: ids assigned
+    torchrun --nproc_per_node N -m tracker.run ...                    # the work list sharded over N processes
 
-Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH``, ``--pose-model NAME``,
-``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``, ``--config PATH_OR_NAME`` (``configs/track/``),
-``--set section.key=value`` (repeatable), ``--overlay`` (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``,
-``--format auto|2017|2018|21`` (``auto``: the ground truth's format in submission mode, PoseTrack21 included).
+Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH`` (``file:FOLDER``: ``FOLDER/<name>.json``
+per video), ``--pose-model NAME``, ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``,
+``--config PATH_OR_NAME`` (``configs/track/``), ``--set section.key=value`` (repeatable), ``--overlay``
+(``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``, ``--format auto|2017|2018|21`` (``auto``: the ground truth's
+format in submission mode, else 2018), ``--resume``.
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
-``output.joint_score_threshold`` are written absent (0, 0, 0). Files are written atomically when the run ends; a
-per-stage timing table goes to stderr. A user error prints ``error: <sentence>`` on stderr and exits with 2,
-leaving no output file behind.
+``output.joint_score_threshold`` are written absent (0, 0, 0). Each item's file is streamed to a hidden temporary
+file and renamed into place when the item ends, so memory stays flat over any length and an interrupted run keeps
+every finished item (``--resume`` skips them); ``DIR/run_summary.json`` lists them. Under ``torchrun`` or Slurm each
+rank takes a frame-balanced share of the work list (``tracker.worklist``, ``tracker.ranks``) and rank 0 prints one
+timing table for the run. A user error prints ``error: <sentence>`` on stderr and exits with 2, leaving no output
+file behind.
 """
 from __future__ import annotations
 
@@ -21,30 +27,29 @@ import argparse
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from flow.errors import FlowError
 from pose.checkpoints import CheckpointError
 from pose.config import ConfigError
-from pose.data.posetrack import (
-    PoseTrackFormatError,
-    check_prediction_matches_gt,
-    read_sequence,
-    sequence_from_arrays,
-    write_sequence,
-)
+from pose.data.posetrack import PoseTrackFormatError, read_sequence
 from pose.keypoints import POSETRACK18
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.components import Components, PipelineError, build_components
-from tracker.outputs import Item, table_sinks
+from tracker.components import PipelineError, build_components
 from tracker.pipeline import track
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
 from tracker.viz.overlay import OverlayError
+from tracker.ranks import Collector, RankError, rank_device, rank_info, rank_threads
+from tracker.run_summary import RunSummary, config_hash, timing_table, warn_if_config_changed
+from tracker.runner import run_items
+from tracker.outputs import OutputsError, table_sinks
+from tracker.sinks import FORMATS, OverlaySink, PoseTrackSink
 from tracker.timing import StageTimer
-from tracker.types import TrackedFrame
-from tracker.video import ImageFolderSource, LimitedSource, VideoError, open_source
+from tracker.video import VideoError
+from tracker.worklist import (WorkItem, expand_inputs, expand_poses, poses_items, sequence_items, shard,
+                              video_items)
 
 
 class OutputError(ValueError):
@@ -52,28 +57,38 @@ class OutputError(ValueError):
 
 
 USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
-               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError)
+               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError, RankError, OutputsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tracker.run",
-        description="Track multi-person poses in a video and write PoseTrack 2018 JSON (HRNet + FlowTrack).",
+        description="Track multi-person poses in videos and write PoseTrack JSON (HRNet + FlowTrack).",
     )
     source = parser.add_argument_group("input (one of)")
-    source.add_argument("--video", help="video file, or a folder of frames (.jpg/.png in name order)")
+    source.add_argument("--video", nargs="+", metavar="PATH",
+                        help="video files, folders of videos, quoted globs, text files with one path a line, or a "
+                             "folder of frames (.jpg/.png in name order)")
     source.add_argument("--images", help="with --gt-dir or --poses: the root that the file's image names are "
                                          "relative to; alone: a folder of frames, like --video")
     source.add_argument("--gt-dir", help="submission mode: one prediction per PoseTrack GT file in this folder")
-    source.add_argument("--poses", help="tracking-only mode: PoseTrack 2018 poses without track ids")
+    source.add_argument("--poses", nargs="+", metavar="FILE",
+                        help="tracking-only mode: PoseTrack 2018 poses without track ids (files, folders of them, "
+                             "quoted globs or text lists)")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
+                        help="PoseTrack format of the predictions: 2017, 2018 or 21 (PoseTrack21); auto: each "
+                             "ground-truth file's in submission mode, else 2018")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the items whose prediction is already in --out and reads back valid")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames of each video")
-    parser.add_argument("--detector", help="torchvision[:ARCH], onnx:PATH or file:PATH")
+    parser.add_argument("--detector", help="torchvision[:ARCH], onnx:PATH or file:PATH (file:FOLDER: one "
+                                           "<video name>.json per video)")
     parser.add_argument("--pose-model", help="pose config name in configs/pose/ or a YAML path")
     parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests), or an "
                                                ".onnx pose model (with --pose-model, the config describing it)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
-    parser.add_argument("--device", help="cpu, cuda or cuda:N")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (cuda in a sharded run: cuda:LOCAL_RANK)")
     parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set association.memory=5 (repeatable)")
@@ -82,10 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panels", default="", metavar="LIST",
                         help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
                              "(the heatmaps of track ID)")
-    parser.add_argument("--format", choices=("auto", "2017", "2018", "21"), default="auto",
-                        help="PoseTrack output format; auto: the ground truth's in submission mode, else 2018")
     parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per frame, track and joint (columns in "
-                                                      "the README)")
+                                                      "the README; several videos: FILE_<video>.csv)")
     parser.add_argument("--per-track", metavar="DIR", help="also write one JSON per person: DIR/<video>/track_<id>.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
@@ -118,27 +131,6 @@ def check_output_folder(out: Path) -> None:
                           f"--out folder") from None
 
 
-class PredictionCollector:
-    """Per-frame arrays of one sequence, turned into a PoseTrack 2018 file at the end."""
-
-    def __init__(self):
-        self.keypoints, self.scores, self.track_ids, self.boxes, self.box_scores = [], [], [], [], []
-
-    def add(self, tracked: TrackedFrame) -> None:
-        self.keypoints.append(tracked.poses.keypoints)
-        self.scores.append(tracked.poses.scores)
-        self.track_ids.append(tracked.track_ids)
-        self.boxes.append(tracked.poses.boxes)
-        self.box_scores.append(tracked.poses.box_scores)
-
-    def __len__(self) -> int:
-        return len(self.keypoints)
-
-    def sequence(self, name: str, file_names: list[str], joint_threshold: float, image_ids=None, is_labeled=None):
-        return sequence_from_arrays(name, file_names, self.keypoints, self.scores, self.track_ids, joint_threshold,
-                                    self.boxes, self.box_scores, image_ids=image_ids, is_labeled=is_labeled)
-
-
 def parse_panels(text: str) -> tuple[str, int]:
     """``--panels`` -> (flow panel: none | wheel | magnitude, track id whose heatmaps are shown or -1)."""
     flow_panel, heatmap_id = "none", -1
@@ -154,194 +146,159 @@ def parse_panels(text: str) -> tuple[str, int]:
     return flow_panel, heatmap_id
 
 
-def _overlay_writer(args, out: Path, stem: str, fps: float, config: TrackConfig):
-    """The OverlayWriter for --overlay / --debug-frames, or None when neither is asked for."""
+def _overlay_sink(args, out: Path, config: TrackConfig, timer: StageTimer) -> OverlaySink | None:
+    """The overlay sink for --overlay / --debug-frames, or None when neither is asked for."""
     if not args.overlay and not args.debug_frames:
         if args.panels:
             raise OutputError("--panels draws on the overlay; add --overlay or --debug-frames DIR")
         return None
-    from tracker.viz.overlay import OverlayWriter
     from tracker.viz.render import RenderOptions
 
     flow_panel, heatmap_id = parse_panels(args.panels)
     options = RenderOptions(layout=POSETRACK18.name, joint_threshold=config.output.joint_score_threshold,
-                            video_fps=fps, flow_panel=flow_panel, heatmap_track_id=heatmap_id)
-    frames_dir = Path(args.debug_frames) / stem if args.debug_frames else None
-    return OverlayWriter(options, video_path=out / f"{stem}_overlay.mp4" if args.overlay else None, fps=fps,
-                         frames_dir=frames_dir)
+                            flow_panel=flow_panel, heatmap_track_id=heatmap_id)
+    return OverlaySink(out, options, timer, video=args.overlay, frames_root=args.debug_frames)
 
 
-def _video_file_names(stem: str, count: int) -> list[str]:
-    """Image names for the frames of a video: ``images/<stem>/<index:06d>.jpg`` (PoseTrack's layout)."""
-    return [f"images/{stem}/{i:06d}.jpg" for i in range(count)]
+# ----------------------------------------------------------------------------------------------------------------
+# The work list
 
 
-@dataclass
-class Job:
-    """One sequence to track and the prediction file it becomes (the lists may be longer than what is tracked)."""
-
-    name: str
-    target: Path
-    frames: object | None                # a frame source; None in tracking-only mode without frames
-    total: int | None                    # frames expected, for the progress bar
-    file_names: list[str] | None = None  # the file's image names; None: images/<name>/<index:06d>.jpg
-    image_ids: list | None = None
-    is_labeled: list | None = None
-    poses: list | None = None            # tracking-only mode: the given poses of every frame
-    gt: object | None = None             # submission mode: the ground truth the prediction must match
-    overlay: bool = False                # --overlay / --debug-frames apply to this sequence
-    layout: str | None = None            # tracking-only mode: the given poses' keypoint layout
-
-
-def plan_jobs(args, config: TrackConfig, out: Path) -> list[Job]:
-    """The sequences the command line asks for, every input checked before any work is done."""
+def plan(args) -> tuple[list[WorkItem], str]:
+    """Every item the command line asks for (inputs checked before any work) and the output format."""
+    fmt = args.format
     if args.gt_dir:  # submission: one prediction per ground-truth sequence, same file names and image lists
-        return _submission_jobs(args, out)
-    untracked = given = source = None
-    if args.video or (args.images and not args.poses):  # a video or a folder of frames (with --poses: its frames)
-        source = open_source(Path(args.video or args.images), args.max_frames)
-    if args.poses:  # COCO results are padded to the video's length
-        untracked = read_untracked_poses(args.poses, None if source is None else source.info.num_frames)
-        given = to_poses(untracked, config.flow.box_extend)
-    if source is not None:
-        info = source.info
-        if untracked is not None:  # the poses file names the images
-            return [Job(untracked.name, out / f"{untracked.name}.json", source, info.num_frames,
-                        untracked.file_names, untracked.image_ids, untracked.is_labeled, given, overlay=True,
-                        layout=untracked.layout)]
-        folder = source.source if isinstance(source, LimitedSource) else source  # --max-frames wraps the source
-        names = [f"images/{info.name}/{f.name}" for f in folder.files] if isinstance(folder, ImageFolderSource) \
-            else None
-        return [Job(info.name, out / f"{info.name}.json", source, info.num_frames, names, overlay=True)]
-    frames = None  # --poses alone, or with --images ROOT holding the file's images
-    if args.images:
-        frames = ImageFolderSource(untracked.name, files=[Path(args.images) / f for f in untracked.file_names])
-    limit = len(given) if args.max_frames is None else min(args.max_frames, len(given))
-    return [Job(untracked.name, out / f"{untracked.name}.json", frames, limit, untracked.file_names,
-                untracked.image_ids, untracked.is_labeled, given[:limit], layout=untracked.layout)]
+        gt_dir = Path(args.gt_dir)
+        if not gt_dir.is_dir():
+            raise PoseTrackFormatError(f"ground-truth folder {gt_dir} does not exist; give the folder of PoseTrack "
+                                       f"annotation files with --gt-dir")
+        gt_files = sorted(gt_dir.glob("*.json"))
+        if not gt_files:
+            raise PoseTrackFormatError(f"{gt_dir} holds no .json files; give the folder of PoseTrack annotation "
+                                       f"files")
+        sequences = [(path, read_sequence(path, role="any")) for path in gt_files]
+        root = Path(args.images)
+        if not root.is_dir():
+            raise VideoError(f"image root {root} does not exist; give the folder the GT file_names are relative to")
+        return sequence_items(sequences, root, args.max_frames), fmt  # auto: each sequence's ground truth's
+    fmt = "2018" if fmt == "auto" else fmt
+    if args.poses:
+        videos = expand_inputs(args.video) if args.video else []
+        files = expand_poses(args.poses)
+        if videos and (len(videos) > 1 or len(files) > 1):
+            raise PosesFileError("--poses with --video takes one poses file and one video; for several, give the "
+                                 "image root of the poses files' names with --images")
+        image_root = Path(args.images) if args.images else None
+        return poses_items(files, image_root, videos[0] if videos else None, args.max_frames), fmt
+    return video_items(expand_inputs(args.video or [args.images]), args.max_frames), fmt
 
 
-def _submission_jobs(args, out: Path) -> list[Job]:
-    gt_dir = Path(args.gt_dir)
-    if not gt_dir.is_dir():
-        raise PoseTrackFormatError(f"ground-truth folder {gt_dir} does not exist; give the folder of PoseTrack "
-                                   f"annotation files with --gt-dir")
-    gt_files = sorted(gt_dir.glob("*.json"))
-    if not gt_files:
-        raise PoseTrackFormatError(f"{gt_dir} holds no .json files; give the folder of PoseTrack annotation files")
-    sequences = [(path, read_sequence(path, role="any")) for path in gt_files]  # all checked before any work
-    root = Path(args.images)
-    if not root.is_dir():
-        raise VideoError(f"image root {root} does not exist; give the folder the GT file_names are relative to")
-    jobs = []
-    for path, gt in sequences:
-        frames = gt.frames[:args.max_frames] if args.max_frames else gt.frames
-        source = ImageFolderSource(gt.name, files=[root / f.file_name for f in frames])
-        jobs.append(Job(gt.name, out / path.name, source, len(frames), [f.file_name for f in frames],
-                        [f.image_id for f in frames], [f.is_labeled for f in frames], gt=gt))
-    return jobs
+def item_detector(config: TrackConfig, item: WorkItem, shared: DetectionFile | None):
+    """The detection file of one item (``file:FOLDER``: its own file; ``file:FILE`` in submission mode: the
+    shared file looked up by the item's image ids), or None for a detector model."""
+    if config.detector.kind != "file":
+        return None
+    folder = Path(config.detector.path)
+    detections = DetectionFile(folder / f"{item.name}.json", config.detector.score_threshold) if folder.is_dir() \
+        else shared
+    return detections.for_images(item.image_ids) if item.image_ids is not None else detections
+
+
+def _check_detections(config: TrackConfig, items: list[WorkItem]) -> DetectionFile | None:
+    """Every item's detection file exists (checked before any work); the shared file of ``file:FILE``, if any."""
+    if config.detector.kind != "file" or items[0].poses_file is not None:
+        return None
+    path = Path(config.detector.path)
+    if path.is_dir():
+        missing = [item.name for item in items if not (path / f"{item.name}.json").is_file()]
+        if missing:
+            raise DetectorError(f"the detection folder {path} has no {missing[0]}.json ({len(missing)} missing); "
+                                f"give one <video name>.json per video")
+        return None
+    if len(items) > 1 and items[0].reference is None and items[0].image_ids is None:
+        raise DetectorError(f"--detector file:{path} gives the boxes of one video but {len(items)} videos are "
+                            f"listed; give a folder with one <video name>.json per video")
+    return DetectionFile(path, config.detector.score_threshold)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The run
 
 
 def run(args, config: TrackConfig, out: Path) -> list[Path]:
-    """Track every job of the command line with one set of components; the files are written at the end."""
-    jobs = plan_jobs(args, config, out)
-    tracking_only = jobs[0].poses is not None
-    detector = None
-    if args.gt_dir and config.detector.kind == "file":  # read once, looked up by each sequence's image ids
-        detector = DetectionFile(config.detector.path, config.detector.score_threshold)
-    config, parts = build_components(config, detector=detector, tracking_only=tracking_only,
-                                     has_frames=jobs[0].frames is not None, layout=jobs[0].layout)
+    """Track this rank's share of the work list with one set of components; returns the files it wrote."""
+    info = rank_info()
+    items, fmt = plan(args)
+    shared = _check_detections(config, items)
+    share = shard(items, info.rank, info.world_size)
+    if info.world_size > 1:
+        import torch
+
+        torch.set_num_threads(rank_threads(info))
+    config = config.replace(device=rank_device(config.device, info))
+    summary = RunSummary(out, info.rank, info.world_size, config_hash(config), info.run_id, args.resume)
+    warning = warn_if_config_changed(summary) if args.resume and info.is_main else None
+    if warning:
+        print(warning, file=sys.stderr)
+    collector = Collector(info, summary.read_part)
     timer = StageTimer()
-    staged, tables = [], []
-    for job in jobs:
-        sinks = _start_sinks(args, config, job.name)
-        staged.append((job.target, track_job(job, args, config, parts, timer, out, sinks)))
-        tables += sinks
-    for job, (target, sequence) in zip(jobs, staged):  # written only once every sequence has been tracked
-        write_sequence(sequence, target, output_format(args, job.gt))
-    written = [target for target, _ in staged] + [sink.finish() for sink in tables]
-    _report(timer, written, args)
+    written: list[Path] = []
+    try:
+        try:
+            if share:
+                written = _track_share(args, config, out, share, fmt, shared, summary, timer, len(items) > 1)
+        except BaseException as error:
+            if info.world_size > 1:  # rank 0 may be waiting for this rank's part: say why it stopped
+                summary.failed = str(error) or type(error).__name__
+                summary.stages, summary.wall = dict(timer.seconds), timer.wall
+                summary.write(finished=True)
+            raise
+        summary.stages, summary.wall = dict(timer.seconds), timer.wall
+        summary.write(finished=True)
+        parts = collector.gather(summary.part(finished=True))
+    finally:
+        collector.close()
+    for path in written:
+        print(f"wrote {path}")
+    if parts is not None:  # rank 0
+        summary.merge(parts)
+        if not args.quiet:
+            print(timing_table(parts) if info.world_size > 1 else timer.summary(), file=sys.stderr)
     return written
 
 
-def _start_sinks(args, config: TrackConfig, name: str) -> list:
-    """The --csv / --per-track sinks (``tracker.outputs``), started for the video ``name``."""
-    sinks = table_sinks(args.csv, args.per_track, config.output.joint_score_threshold)
-    try:
-        for sink in sinks:
-            sink.start(Item(name))
-    except OSError as error:
-        for sink in sinks:
-            sink.abort()
-        raise OutputError(f"cannot write the --csv / --per-track output ({error}); choose a writable path") from None
-    return sinks
-
-
-def track_job(job: Job, args, config: TrackConfig, parts: Components, timer: StageTimer, out: Path, sinks=()):
-    """Track one sequence through ``tracker.track`` (with the overlay and the started ``tracker.outputs`` sinks,
-    if asked) into a PoseTrack sequence. ``smoothing.online: auto`` smooths a video's outputs, not a submission's
-    or given poses."""
-    from dataclasses import replace
-
-    from tqdm import tqdm
-
-    if config.smoothing.online == "auto":
-        smooth = job.poses is None and job.gt is None
-        config = config.replace(smoothing=replace(config.smoothing, online="on" if smooth else "off"))
-
-    fps = job.frames.info.fps if job.overlay else 0.0
-    overlay = _overlay_writer(args, out, job.name, fps, config) if job.overlay else None
+def _track_share(args, config, out, share, fmt, shared, summary, timer, several: bool = False) -> list[Path]:
+    tracking_only = share[0].poses_file is not None
+    first_detector = item_detector(config, share[0], shared) if not tracking_only else None
+    config, parts = build_components(config, detector=first_detector, tracking_only=tracking_only,
+                                     has_frames=share[0].source is not None)
+    sinks = [PoseTrackSink(out, fmt, config.output.joint_score_threshold)]
+    overlay = _overlay_sink(args, out, config, timer)
+    if overlay is not None:
+        sinks.append(overlay)
+    sinks += table_sinks(args.csv, args.per_track, config.output.joint_score_threshold, several)
     panels = overlay.options if overlay is not None else None
-    detector = parts.detector
-    if job.gt is not None and isinstance(detector, DetectionFile):
-        detector = detector.for_images(job.image_ids)
-    stream = track(job.frames, config, detector=detector, pose_estimator=parts.pose_estimator,
-                   flow_estimator=parts.flow_estimator, layout=parts.layout, poses=job.poses, timer=timer,
-                   keep_flow=panels is not None and panels.flow_panel != "none",
-                   keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
-    collector = PredictionCollector()
-    progress = tqdm(total=job.total, desc=job.name, unit="frame", disable=args.no_progress, dynamic_ncols=True,
-                    leave=False)
-    try:
-        with progress:
-            for frame, tracked in stream:
-                collector.add(tracked)
-                for sink in sinks:
-                    sink.add(tracked, frame)
-                if overlay is not None:
-                    with timer("overlay"):
-                        overlay.write(frame.image, tracked, run_fps=timer.frames / max(timer.wall, 1e-9))
-                progress.update(1)
-        if overlay is not None:
-            overlay.close()
-    except BaseException:
-        if overlay is not None:
-            overlay.abort()
-        for sink in sinks:
-            sink.abort()
-        raise
-    n = len(collector)
-    names = job.file_names[:n] if job.file_names is not None else _video_file_names(job.name, n)
-    sequence = collector.sequence(job.name, names, config.output.joint_score_threshold,
-                                  None if job.image_ids is None else job.image_ids[:n],
-                                  None if job.is_labeled is None else job.is_labeled[:n])
-    if job.gt is not None and not args.max_frames:
-        check_prediction_matches_gt(sequence, job.gt)
-    return sequence
 
+    def track_item(item: WorkItem):
+        given, layout = None, parts.layout
+        if item.poses_file is not None:
+            untracked = read_untracked_poses(item.poses_file, item.frames)
+            given, layout = to_poses(untracked, config.flow.box_extend)[:item.frames], untracked.layout
+        detector = (item_detector(config, item, shared) or parts.detector) if not tracking_only else None
+        # smoothing.online auto: a video's outputs are smoothed, a submission's and given poses are not
+        smooth = item.poses_file is None and item.reference is None
+        item_config = config if config.smoothing.online != "auto" else config.replace(
+            smoothing=replace(config.smoothing, online="on" if smooth else "off"))
+        return track(item.open(), item_config, detector=detector, pose_estimator=parts.pose_estimator,
+                     flow_estimator=parts.flow_estimator, layout=layout, poses=given, timer=timer,
+                     keep_flow=panels is not None and panels.flow_panel != "none",
+                     keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
 
-def output_format(args, gt=None) -> str:
-    """``--format``: "2017", "2018" or "21"; ``auto`` is the ground truth's format in submission mode, else 2018."""
-    if args.format != "auto":
-        return args.format
-    return gt.source_format if gt is not None else "2018"
-
-
-def _report(timer: StageTimer, files: list[Path], args) -> None:
-    for path in files:
-        print(f"wrote {path}")
-    if not args.quiet:
-        print(timer.summary(), file=sys.stderr)
+    report = run_items(share, track_item, sinks, summary, args.resume, not args.no_progress)
+    if report.skipped:
+        print(f"resume: {len(report.skipped)} item(s) already done, skipped: {', '.join(report.skipped)}",
+              file=sys.stderr)
+    return report.written
 
 
 def _check_modes(args, parser: argparse.ArgumentParser) -> None:
@@ -372,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
+        print("error: interrupted; the items already finished are kept, the one in flight was discarded; run "
+              "again with --resume to finish", file=sys.stderr)
         return 130
     return 0
 

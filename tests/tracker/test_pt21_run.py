@@ -71,5 +71,5 @@ def test_auto_format_writes_posetrack21_and_scores_with_hota(pt21_set, tmp_path,
 def test_explicit_format_2018(pt21_set, tmp_path):
     out = tmp_path / "pred"
     assert _run(pt21_set, out, "--format", "2018") == 0
-    for path in sorted(out.glob("*.json")):
-        assert read_sequence(path, role="pred").source_format == "2018"
+    for gt_file in sorted((pt21_set / "gt21").glob("*.json")):  # the predictions, beside run_summary.json
+        assert read_sequence(out / gt_file.name, role="pred").source_format == "2018"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import pose
-from pose.data.posetrack import check_prediction_matches_gt, read_sequence, read_sequence_dir
+from pose.data.posetrack import check_prediction_matches_gt, read_sequence
 from tests.conftest import REPO_ROOT, shared_path
 from tests.tracker.tracking_scenes import Scene
 from tracker.run import main
@@ -69,9 +69,10 @@ def test_submission_mode_mirrors_the_ground_truth(tmp_path, tiny_weights):
                  f"file:{detections}", "--pose-model", TINY, "--pose-weights", str(tiny_weights),
                  "--no-progress", "--quiet"])
     assert code == 0
-    assert sorted(p.name for p in out.glob("*.json")) == sorted(p.name for p in gt_dir.glob("*.json"))
-    predictions = read_sequence_dir(out, role="pred")                      # poseval-parsable names, scores
-    for pred, gt in zip(predictions, read_sequence_dir(gt_dir, role="gt")):
+    names = sorted(p.name for p in gt_dir.glob("*.json"))
+    assert sorted(p.name for p in out.glob("*.json")) == sorted([*names, "run_summary.json"])
+    predictions = [read_sequence(out / name, role="pred") for name in names]  # poseval-parsable names, scores
+    for pred, gt in zip(predictions, [read_sequence(gt_dir / name, role="gt") for name in names]):
         check_prediction_matches_gt(pred, gt)
         assert [f.image_id for f in pred.frames] == [f.image_id for f in gt.frames]
         assert len(pred.frames[0].people) >= 1                             # the file's boxes were used

@@ -21,6 +21,7 @@ import glob
 import math
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,9 @@ TABLE_GROUPS = {
     "Knee": ("left_knee", "right_knee"),
     "Ankl": ("left_ankle", "right_ankle"),
 }
+
+
+MOT_KEYS = ("mota", "motp", "precision", "recall")
 
 
 @dataclass
@@ -127,21 +131,25 @@ def compute_ap(prepared: list[PreparedSequence], per_sequence: bool = False) -> 
     return total, seqs
 
 
+def single_frame_sequences(prepared: list[PreparedSequence]) -> list[str]:
+    """Sequences with exactly one evaluated frame: poseval's tracking evaluation drops the last frame of every
+    sequence and then reads the first of the remaining ones, so it cannot score these (it crashes)."""
+    return [s.name for s in prepared if len(s.frames) == 1]
+
+
 def compute_mot(prepared: list[PreparedSequence], textbook: bool = False,
                 per_sequence: bool = False) -> tuple[MOTResult, dict]:
     """MOT metrics from counts summed over sequences, and per sequence when asked ({name: MOTResult}).
 
     Sequences without any evaluated frame are left out, as poseval does. A sequence with exactly one evaluated
-    frame makes poseval crash (it drops the last frame and then indexes the first); ``EvaluationError`` here,
-    except in textbook mode.
+    frame (``single_frame_sequences``) makes poseval crash: ``EvaluationError`` here, except in textbook mode.
     """
-    if not textbook:
-        for s in prepared:
-            if len(s.frames) == 1:
-                raise EvaluationError(
-                    f"sequence {s.name} has a single labeled frame with people, which poseval's tracking "
-                    "evaluation cannot handle (it drops the last frame of every sequence and then crashes); "
-                    "use --ap-only, --textbook, or ground truth with at least two such frames")
+    single = [] if textbook else single_frame_sequences(prepared)
+    if single:
+        raise EvaluationError(
+            f"sequence {', '.join(single)}: a single labeled frame with people, which poseval's tracking "
+            "evaluation cannot handle (it drops the last frame of every sequence and then crashes); "
+            "use --ap-only, --textbook, or ground truth with at least two such frames")
     prepared = [s for s in prepared if s.frames]
     counts = [sequence_counts(s.frames, s.dists, textbook) for s in prepared]
     total = sum(counts, zero_counts())
@@ -162,18 +170,33 @@ def _results_dict(ap: APResult | None, mot: MOTResult | None) -> dict:
         out["ap_recall"] = _metric(ap.recall, t["recall"])
     if mot is not None:
         t = mot.totals
-        for name in ("mota", "motp", "precision", "recall"):
+        for name in MOT_KEYS:
             out[name] = _metric(getattr(mot, name), t[name])
     return out
 
 
 def evaluate_sequences(pairs: list[tuple], ap: bool = True, mot: bool = True, textbook: bool = False,
-                       per_sequence: bool = False) -> dict:
-    """:func:`evaluate` on (ground truth, prediction) ``PoseTrackSequence`` pairs already in memory."""
+                       per_sequence: bool = False, warn=None, mot_only: bool | None = None) -> dict:
+    """:func:`evaluate` on (ground truth, prediction) ``PoseTrackSequence`` pairs already in memory.
+
+    mot_only: whether the tracking metrics are all that is asked for (default ``not ap``); then a sequence poseval
+    cannot track is an error, otherwise the MOT keys are None with one ``warn(message)``.
+    """
     prepared = prepare_sequences(pairs)
+    mot_only = (not ap) if mot_only is None else mot_only
+    single = [] if textbook or not mot or mot_only else single_frame_sequences(prepared)
+    if single:  # AP is well defined; MOT as poseval computes it is not: skipped, with one warning
+        (warn or warnings.warn)(
+            f"MOTA, MOTP and the tracking precision / recall are left out: sequence{'s' * (len(single) > 1)} "
+            f"{', '.join(single)} {'have' if len(single) > 1 else 'has'} a single labeled frame with people, and "
+            "poseval's tracking evaluation drops the last frame of every sequence (it crashes there); AP does not "
+            "depend on it. --textbook computes CLEAR-MOT over every frame instead")
+        mot = False
     ap_total, ap_seqs = compute_ap(prepared, per_sequence) if ap else (None, {})
     mot_total, mot_seqs = compute_mot(prepared, textbook, per_sequence) if mot else (None, {})
     result = _results_dict(ap_total, mot_total)
+    if single:
+        result.update({name: None for name in MOT_KEYS})
     if per_sequence:
         result["per_sequence"] = {
             s.name: _results_dict(ap_seqs.get(s.name), mot_seqs.get(s.name)) for s in prepared if s.frames
@@ -182,7 +205,7 @@ def evaluate_sequences(pairs: list[tuple], ap: bool = True, mot: bool = True, te
 
 
 def evaluate(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, ap: bool = True, mot: bool = True,
-             textbook: bool = False, per_sequence: bool = False) -> dict:
+             textbook: bool = False, per_sequence: bool = False, warn=None) -> dict:
     """Evaluate a prediction folder against a ground-truth folder, with poseval's numbers.
 
     Returns ``{"ap" | "ap_precision" | "ap_recall" | "mota" | "motp" | "precision" | "recall":
@@ -190,8 +213,12 @@ def evaluate(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, ap: bool = 
     MOT keys only with ``mot``), plus ``"per_sequence": {sequence name: the same}`` with ``per_sequence``.
     ``textbook``: CLEAR-MOT without poseval's quirks (every frame, real misses and false positives in empty
     frames, MOTP over matched pairs only).
+
+    Where poseval cannot compute the tracking metrics (a sequence with a single labeled frame with people), AP is
+    returned with the MOT keys None and a warning (``warn(message)``, default ``warnings.warn``); with
+    ``ap=False`` that is an ``EvaluationError``.
     """
-    return evaluate_sequences(load_sequences(gt_dir, pred_dir), ap, mot, textbook, per_sequence)
+    return evaluate_sequences(load_sequences(gt_dir, pred_dir), ap, mot, textbook, per_sequence, warn)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -217,7 +244,7 @@ def format_tables(result: dict) -> str:
             "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total\\\\",
             _row(table_values(result["ap"])),
         ]
-    if "mota" in result:
+    if result.get("mota") is not None:
         lines += [
             "Multiple Object Tracking (MOT) metrics:",
             "& MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTP & Prec & Rec  \\\\",
@@ -270,30 +297,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: predictions without per-joint scores in {', '.join(unscored)}; like poseval, their "
                   "joints are ranked last (score -9999), which makes AP meaningless", file=sys.stderr)
         ap, mot = not (args.mot_only or args.hota_only), not (args.ap_only or args.hota_only)
+        warn = lambda message: print(f"warning: {message}", file=sys.stderr)  # noqa: E731
         if posetrack21 or hota:
             result = pt21.evaluate_pairs(pairs, hota=hota, ap=ap, mot=mot, textbook=args.textbook,
-                                         per_sequence=args.per_sequence, posetrack21=posetrack21)
+                                         per_sequence=args.per_sequence, posetrack21=posetrack21, warn=warn,
+                                         mot_only=args.mot_only)
         else:
             result = evaluate_sequences(pairs, ap=ap, mot=mot, textbook=args.textbook,
-                                        per_sequence=args.per_sequence)
+                                        per_sequence=args.per_sequence, warn=warn, mot_only=args.mot_only)
         if args.json:
             _write_json({k: v for k, v in result.items() if k != "per_sequence"}, Path(args.json))
     except (EvaluationError, PoseTrackFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, seq_result in result.get("per_sequence", {}).items():
-        if "ap" in seq_result or "mota" in seq_result:
+        if "ap" in seq_result or seq_result.get("mota") is not None:
             print(f"Sequence {name}:")
             print(format_tables(seq_result))
     if hota and args.per_sequence:
         print(pt21.format_hota_sequences(result["per_sequence"]))
     if args.per_sequence:
         print("All sequences:")
-    if "ap" in result or "mota" in result:
+    if "ap" in result or result.get("mota") is not None:
         print(format_tables(result))
     if hota:
         print(pt21.format_hota_table(result["hota"]))
-    if args.textbook and "mota" in result:
+    if args.textbook and result.get("mota") is not None:
         print("(textbook CLEAR-MOT: all frames, real misses / false positives, MOTP over matched pairs)")
     return 0
 

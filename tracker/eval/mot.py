@@ -2,10 +2,10 @@
 
 poseval runs one ``motmetrics.MOTAccumulator`` per joint per sequence: objects are the GT people having that
 joint, hypotheses the predicted people having it, and a pair can match when its PCKh-normalised distance is
-<= 0.5. ``JointAccumulator`` is a lean re-implementation of motmetrics 1.4's ``MOTAccumulator.update`` (same
+<= 0.5. ``Accumulator`` is a lean re-implementation of motmetrics 1.4's ``MOTAccumulator.update`` (same
 carry-over of previous matches, same Hungarian step through ``scipy.optimize.linear_sum_assignment`` on the same
-cost matrix, same event types) that keeps only the counts the metrics need instead of a pandas event table;
-tests check it against motmetrics itself.
+cost matrix, same event types) that keeps only the counts the metrics need instead of a pandas event table and
+advances the 15 joints together with array operations; tests check it against motmetrics itself.
 
 poseval's quirks, reproduced by default (``textbook=False``):
 - the last frame of every sequence is left out;
@@ -18,7 +18,7 @@ objects and hypotheses of empty frames, and MOTP over matched pairs only (MATCH 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -67,80 +67,132 @@ def zero_counts() -> MOTCounts:
     return MOTCounts(*(np.zeros(NUM_JOINTS) for _ in _FIELDS))
 
 
-@dataclass
-class JointAccumulator:
-    """motmetrics 1.4 ``MOTAccumulator(auto_id=True)`` for one joint of one sequence, counting instead of logging.
+class Accumulator:
+    """motmetrics 1.4 ``MOTAccumulator(auto_id=True)`` for J joints of one sequence at once, counting instead of
+    logging (poseval runs one accumulator per joint; the joints share nothing, so they advance together here).
 
-    State as in motmetrics: ``pairing`` (object -> its current hypothesis), ``hyp_pairing`` (hypothesis -> the
-    object it last matched in the assignment step), which objects have ever been matched and which hypotheses
-    have ever been used (these decide MIGRATE and ASCEND events, whose distances enter poseval's MOTP).
+    State per joint, as in motmetrics: ``pairing`` (object -> its current hypothesis), ``hyp_pairing`` (hypothesis
+    -> the object it last matched in the assignment step), which objects have ever been matched and which
+    hypotheses have ever been used (these decide MIGRATE and ASCEND events, whose distances enter poseval's MOTP).
+    Ids of any integer value are mapped to dense indices; state arrays are (J, number of ids seen).
+
+    Per frame (``update``): motmetrics' step 1, carrying forward previous pairings that are still pairable, is done
+    for all joints with array operations (objects in frame order, the first one taking a hypothesis two of them
+    point at, as motmetrics' loop does); step 2, the Hungarian assignment of the rest (scipy's
+    ``linear_sum_assignment`` on the matrix motmetrics hands it), runs only for the joints that still have a
+    pairable pair, which after the first frames of a track is rare. Hypothesis ids are unique within a frame (the
+    evaluator checks predictions).
     """
 
-    counts: MOTCounts = field(default_factory=MOTCounts)
-    pairing: dict = field(default_factory=dict)
-    hyp_pairing: dict = field(default_factory=dict)
-    matched_objects: set = field(default_factory=set)
-    seen_hypotheses: set = field(default_factory=set)
+    def __init__(self, num_joints: int = NUM_JOINTS):
+        self.num_joints = num_joints
+        self.counts = MOTCounts(*(np.zeros(num_joints) for _ in _FIELDS))
+        self._object_index: dict = {}
+        self._hyp_index: dict = {}
+        self.pairing = np.full((num_joints, 0), -1, np.int64)  # (J, objects) dense hypothesis index or -1
+        self.hyp_pairing = np.full((num_joints, 0), -1, np.int64)  # (J, hypotheses) dense object index or -1
+        self.matched_objects = np.zeros((num_joints, 0), bool)
+        self.seen_hypotheses = np.zeros((num_joints, 0), bool)
 
-    def update(self, oids: np.ndarray, hids: np.ndarray, dists: np.ndarray) -> None:
-        """One frame: object ids (N,), hypothesis ids (M,), distances (N, M) with NaN for cannot-pair."""
-        oids, hids = np.asarray(oids).tolist(), np.asarray(hids).tolist()
-        dists = np.asarray(dists, dtype=np.float64).reshape(len(oids), len(hids)).copy()
+    def _dense(self, ids, index: dict, kind: str) -> np.ndarray:
+        dense = np.array([index.setdefault(i, len(index)) for i in np.asarray(ids).tolist()], np.int64)
+        grow = len(index) - (self.pairing.shape[1] if kind == "object" else self.hyp_pairing.shape[1])
+        if grow > 0:
+            pad = ((0, 0), (0, max(grow, len(index))))  # amortised doubling
+            if kind == "object":
+                self.pairing = np.pad(self.pairing, pad, constant_values=-1)
+                self.matched_objects = np.pad(self.matched_objects, pad)
+            else:
+                self.hyp_pairing = np.pad(self.hyp_pairing, pad, constant_values=-1)
+                self.seen_hypotheses = np.pad(self.seen_hypotheses, pad)
+        return dense
+
+    def dummy_frame(self) -> None:
+        """poseval's empty frame: one object and one hypothesis that cannot pair, per joint (a miss and an FP)."""
         c = self.counts
+        c.objects += 1
+        c.misses += 1
+        c.false_positives += 1
+
+    def update(self, oids, hids, obj_has: np.ndarray, hyp_has: np.ndarray, dists: np.ndarray) -> None:
+        """One frame. oids (G,), hids (P,): ids; obj_has (J, G), hyp_has (J, P): which objects / hypotheses take
+        part for each joint; dists (J, G, P) with NaN for cannot-pair (pairs outside ``*_has`` are ignored)."""
+        c = self.counts
+        oi = self._dense(oids, self._object_index, "object")
+        hi = self._dense(hids, self._hyp_index, "hypothesis")
+        obj_has, hyp_has = np.asarray(obj_has, bool), np.asarray(hyp_has, bool)
+        num_j, num_g, num_p = len(obj_has), len(oi), len(hi)
+        dists = np.where(obj_has[:, :, None] & hyp_has[:, None, :], dists, np.nan)
         finite = np.isfinite(dists)
-        c.sum_d_all_events += float(np.sum(dists, where=finite))  # RAW events
-        c.objects += len(oids)
-        o_done = [False] * len(oids)
-        h_done = [False] * len(hids)
-        if oids and hids:
-            # 1. Carry forward previous pairings that are still pairable.
-            hid_index = {h: j for j, h in enumerate(hids)}
-            for i, o in enumerate(oids):
-                if o not in self.pairing:
-                    continue
-                j = hid_index.get(self.pairing[o])
-                if j is None or h_done[j] or not finite[i, j]:
-                    continue
-                o_done[i] = h_done[j] = True
-                d = float(dists[i, j])
-                c.matches += 1
-                c.sum_d_all_events += d
-                c.sum_d_matched += d
-                self.matched_objects.add(o)
-                self.seen_hypotheses.add(hids[j])
-            # 2. Hungarian on the rest (same matrix motmetrics hands its scipy solver).
-            o_mask, h_mask = np.array(o_done, bool), np.array(h_done, bool)
-            if not (o_mask.all() or h_mask.all()) and finite[~o_mask][:, ~h_mask].any():
-                dists[o_mask, :] = np.nan
-                dists[:, h_mask] = np.nan
-                rows, cols = linear_sum_assignment(_expensive_edges(dists))
-                for i, j in zip(rows.tolist(), cols.tolist()):
-                    d = dists[i, j]
-                    if not np.isfinite(d):
-                        continue
-                    d = float(d)
-                    o, h = oids[i], hids[j]
-                    switch = o in self.pairing and self.pairing[o] != h
-                    if switch and h not in self.seen_hypotheses:
-                        c.sum_d_all_events += d  # ASCEND event
-                    if h in self.hyp_pairing and self.hyp_pairing[h] != o:  # TRANSFER event
-                        if o not in self.matched_objects:
-                            c.sum_d_all_events += d  # MIGRATE event
-                        c.sum_d_all_events += d
-                    self.seen_hypotheses.add(h)
-                    self.matched_objects.add(o)
-                    if switch:
-                        c.switches += 1
-                    else:
-                        c.matches += 1
-                    c.sum_d_all_events += d
-                    c.sum_d_matched += d
-                    o_done[i] = h_done[j] = True
-                    self.pairing[o] = h
-                    self.hyp_pairing[h] = o
+        c.sum_d_all_events += np.sum(dists, axis=(1, 2), where=finite)  # RAW events
+        c.objects += obj_has.sum(axis=1)
+        o_done = np.zeros((num_j, num_g), bool)
+        h_done = np.zeros((num_j, num_p), bool)
+        if num_g and num_p:
+            # 1. Carry forward previous pairings that are still pairable (all joints at once).
+            column_of = np.full(self.hyp_pairing.shape[1] + 1, -1, np.int64)  # dense hypothesis -> column, -1 at end
+            column_of[hi] = np.arange(num_p)
+            column = column_of[self.pairing[:, oi]]  # (J, G); a -1 pairing reads the trailing -1
+            jj, gg = np.nonzero(obj_has & (column >= 0))
+            cc = column[jj, gg]
+            keep = finite[jj, gg, cc]
+            jj, gg, cc = jj[keep], gg[keep], cc[keep]
+            _, first = np.unique(jj * num_p + cc, return_index=True)  # the first object claiming a hypothesis
+            jj, gg, cc = jj[first], gg[first], cc[first]
+            o_done[jj, gg] = True
+            h_done[jj, cc] = True
+            d = dists[jj, gg, cc]
+            np.add.at(c.matches, jj, 1)
+            np.add.at(c.sum_d_all_events, jj, d)
+            np.add.at(c.sum_d_matched, jj, d)
+            self.matched_objects[jj, oi[gg]] = True
+            self.seen_hypotheses[jj, hi[cc]] = True
+            # 2. Hungarian on the rest, for the joints that still have a pairable pair.
+            rest = finite & ~o_done[:, :, None] & ~h_done[:, None, :]
+            for j in np.flatnonzero(rest.any(axis=(1, 2))).tolist():
+                self._assign(j, oi, hi, dists[j], o_done[j], h_done[j])
         # 3./4. Unpaired objects are misses, unpaired hypotheses false positives.
-        c.misses += o_done.count(False)
-        c.false_positives += h_done.count(False)
+        c.misses += obj_has.sum(axis=1) - o_done.sum(axis=1)
+        c.false_positives += hyp_has.sum(axis=1) - h_done.sum(axis=1)
+
+    def _assign(self, j: int, oi: np.ndarray, hi: np.ndarray, dists: np.ndarray, o_done: np.ndarray,
+                h_done: np.ndarray) -> None:
+        """motmetrics' step 2 for joint ``j``: Hungarian on the pairs not carried forward, with its event types."""
+        c = self.counts
+        dists = dists.copy()
+        dists[o_done, :] = np.nan
+        dists[:, h_done] = np.nan
+        rows, cols = linear_sum_assignment(_expensive_edges(dists))
+        pairing, hyp_pairing = self.pairing[j], self.hyp_pairing[j]
+        for r, k in zip(rows.tolist(), cols.tolist()):
+            d = dists[r, k]
+            if not np.isfinite(d):
+                continue
+            d = float(d)
+            o, h = oi[r], hi[k]
+            switch = pairing[o] >= 0 and pairing[o] != h
+            if switch and not self.seen_hypotheses[j, h]:
+                c.sum_d_all_events[j] += d  # ASCEND event
+            if hyp_pairing[h] >= 0 and hyp_pairing[h] != o:  # TRANSFER event
+                if not self.matched_objects[j, o]:
+                    c.sum_d_all_events[j] += d  # MIGRATE event
+                c.sum_d_all_events[j] += d
+            self.seen_hypotheses[j, h] = True
+            self.matched_objects[j, o] = True
+            if switch:
+                c.switches[j] += 1
+            else:
+                c.matches[j] += 1
+            c.sum_d_all_events[j] += d
+            c.sum_d_matched[j] += d
+            o_done[r] = h_done[k] = True
+            pairing[o] = h
+            hyp_pairing[h] = o
+
+    def update_pairs(self, oids, hids, dists) -> None:
+        """One frame of a single-joint accumulator in motmetrics' own terms: ids (N,), (M,), distances (N, M)."""
+        dists = np.asarray(dists, np.float64).reshape(1, len(oids), len(hids))
+        self.update(oids, hids, np.ones((1, len(oids)), bool), np.ones((1, len(hids)), bool), dists)
 
 
 def frame_inputs(frame: EvalFrame, dist: np.ndarray, textbook: bool = False) -> list[tuple]:
@@ -168,11 +220,15 @@ def sequence_counts(frames: list[EvalFrame], dists: list[np.ndarray], textbook: 
     """Per-joint event counts (arrays (15,)) of one sequence, one accumulator per joint as poseval does."""
     if not textbook:
         frames, dists = frames[:-1], dists[:-1]  # poseval: imgidxs[:-1]
-    accumulators = [JointAccumulator() for _ in range(NUM_JOINTS)]
+    accumulator = Accumulator(NUM_JOINTS)
     for frame, dist in zip(frames, dists):
-        for acc, inputs in zip(accumulators, frame_inputs(frame, dist, textbook)):
-            acc.update(*inputs)
-    return MOTCounts(*(np.array([getattr(a.counts, f) for a in accumulators], np.float64) for f in _FIELDS))
+        if not textbook and (len(frame.gt_ids) == 0 or len(frame.pr_ids) == 0):
+            accumulator.dummy_frame()
+            continue
+        with np.errstate(invalid="ignore"):
+            pairable = np.where(dist <= DIST_THRESHOLD, dist, np.nan).transpose(2, 1, 0)  # (15, G, P)
+        accumulator.update(frame.gt_ids, frame.pr_ids, frame.gt_has.T, frame.pr_has.T, pairable)
+    return accumulator.counts
 
 
 @dataclass

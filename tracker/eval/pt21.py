@@ -99,14 +99,16 @@ def compute_hota(prepared: list[PreparedSequence], per_sequence: bool = False) -
 
 
 def evaluate_pairs(pairs: list[tuple], hota: bool = True, ap: bool = True, mot: bool = True, textbook: bool = False,
-                   per_sequence: bool = False, posetrack21: bool = True) -> dict:
+                   per_sequence: bool = False, posetrack21: bool = True, warn=None, mot_only: bool = False) -> dict:
     """Evaluate sequence pairs: ``"hota"`` from the kit's frames; on PoseTrack21 (``posetrack21``) the kit's mAP as
     ``"ap"`` and poseval's MOT metrics; on 2017/2018 pairs poseval's AP and MOT (``tracker.evaluate``)."""
     if posetrack21:
         truncated = [(gt, _first_frames(pred, len(gt.frames))) for gt, pred in pairs]
-        result = evaluate_sequences(truncated, ap=False, mot=mot, textbook=textbook, per_sequence=per_sequence)
+        result = evaluate_sequences(truncated, ap=False, mot=mot, textbook=textbook, per_sequence=per_sequence,
+                                    warn=warn, mot_only=mot_only)
     else:
-        result = evaluate_sequences(pairs, ap=ap, mot=mot, textbook=textbook, per_sequence=per_sequence)
+        result = evaluate_sequences(pairs, ap=ap, mot=mot, textbook=textbook, per_sequence=per_sequence, warn=warn,
+                                    mot_only=mot_only)
     per_seq = result.pop("per_sequence", {})
     prepared = kit_prepare(pairs) if (hota or (ap and posetrack21)) else []
     if ap and posetrack21:

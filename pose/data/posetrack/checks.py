@@ -18,6 +18,9 @@ from pose.data.posetrack.types import (
 )
 
 
+_REAL_TYPES = frozenset((int, float))  # the types json gives a number (a bool is of type bool)
+
+
 class _Context:
     """Builds the one-sentence error messages of one file."""
 
@@ -33,9 +36,15 @@ class _Context:
         """values as a float64 array of ``count`` numbers (finite unless lenient), or None when they are not."""
         if not isinstance(values, list) or (count is not None and len(values) != count):
             return None
-        if not all(self.is_number(v) for v in values):
+        if not _REAL_TYPES.issuperset(map(type, values)):  # one pass in C: no bool, string, list or null
             return None
-        return np.asarray(values, dtype=np.float64)
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond the float range
+            return None
+        if not self.lenient and not np.isfinite(array).all():
+            return None
+        return array
 
     def error(self, what: str, fix: str = "", frame: int | None = None, file_name: str | None = None,
               field_name: str | None = None, where: str = "") -> PoseTrackFormatError:

@@ -405,18 +405,38 @@ def test_negative_track_ids_are_accepted_like_poseval(tmp_path):
         assert_all(result, key, 100.0)
 
 
-def test_single_evaluated_frame_sequence_is_a_clear_tracking_error(tmp_path, capsys):
+def test_single_evaluated_frame_sequence_gives_ap_and_leaves_mot_out(tmp_path, capsys):
     # One sequence with a single frame with people. poseval's evaluateTracking drops the last frame and then
     # reads imgidxs[0, 0] of an empty array (IndexError); its AP works (exact prediction: AP 100).
     gt, pred = {SEQ_A: file18(SEQ_A, [[person(0, 0)], []])}, {SEQ_A: file18(SEQ_A, [[person(0, 0, 0.9)], []])}
-    with pytest.raises(EvaluationError, match="single labeled frame"):
-        run(tmp_path, gt, pred)
-    assert_all(evaluate(tmp_path / "gt", tmp_path / "pred", mot=False), "ap", 100.0)
+    warnings = []
+    result = run(tmp_path, gt, pred, warn=warnings.append)
+    assert_all(result, "ap", 100.0)
+    assert all(result[key] is None for key in ("mota", "motp", "precision", "recall"))
+    assert len(warnings) == 1 and SEQ_A in warnings[0] and "single labeled frame" in warnings[0]
+    with pytest.raises(EvaluationError, match="single labeled frame"):  # tracking metrics only: an error
+        evaluate(tmp_path / "gt", tmp_path / "pred", ap=False)
     # Textbook CLEAR-MOT has no such limit: the one frame is a match.
     assert_all(evaluate(tmp_path / "gt", tmp_path / "pred", textbook=True), "mota", 100.0)
-    assert main(["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")]) == 2
+    out_json = tmp_path / "result.json"
+    assert main(["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(out_json)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("warning: ") == 1 and SEQ_A in captured.err
+    assert "Average Precision" in captured.out and "MOTA" not in captured.out
+    written = json.loads(out_json.read_text())
+    assert written["ap"]["total"] == 100.0 and written["mota"] is None
+    assert main(["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--mot-only"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "single labeled frame" in err and "Traceback" not in err
+
+
+def test_real_val_annotations_give_ap_and_the_mota_warning(shared, capsys):
+    val = shared("data", "posetrack18", "annotations", "val")
+    assert main(["--gt", str(val), "--pred", str(val)]) == 0
+    captured = capsys.readouterr()
+    assert "Average Precision" in captured.out and "MOTA" not in captured.out
+    warning = [line for line in captured.err.splitlines() if "single labeled frame" in line]
+    assert len(warning) == 1 and all(f.stem in warning[0] for f in val.glob("*.json"))
 
 
 def test_prediction_without_track_id_is_a_clear_error(tmp_path, capsys):

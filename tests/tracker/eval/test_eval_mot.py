@@ -1,4 +1,4 @@
-"""tracker.eval.mot.JointAccumulator equals motmetrics' MOTAccumulator (the one poseval runs), event for event count."""
+"""tracker.eval.mot.Accumulator equals motmetrics' MOTAccumulator (the one poseval runs), event for event count."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from tracker.eval.data import NUM_JOINTS
-from tracker.eval.mot import JointAccumulator, frame_joint_inputs
 from tracker.eval.cli import load_sequences, prepare_sequences
+from tracker.eval.data import NUM_JOINTS
+from tracker.eval.mot import _FIELDS, Accumulator, MOTCounts, frame_joint_inputs, sequence_counts
 
 MID_METRICS = ["num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections"]
 
@@ -18,16 +18,16 @@ MID_METRICS = ["num_misses", "num_switches", "num_false_positives", "num_objects
 def _replay(frames_inputs):
     """Feed the same (oids, hids, dists) frames to motmetrics (scipy solver, as poseval ran) and to ours."""
     ref = mm.MOTAccumulator(auto_id=True)
-    ours = JointAccumulator()
+    ours = Accumulator(1)
     with mm.lap.set_default_solver("scipy"):
         for oids, hids, dists in frames_inputs:
             ref.update(oids, hids, dists)
-            ours.update(oids, hids, dists)
+            ours.update_pairs(oids, hids, dists)
     return ref, ours
 
 
-def _assert_equal(ref: mm.MOTAccumulator, ours: JointAccumulator, full_compute: bool) -> None:
-    c = ours.counts
+def _assert_equal(ref: mm.MOTAccumulator, counts: MOTCounts, full_compute: bool, joint: int = 0) -> None:
+    c = MOTCounts(*(getattr(counts, f)[joint] for f in _FIELDS))
     events = ref.events
     if full_compute:
         mid = mm.metrics.create().compute(ref, metrics=MID_METRICS, return_dataframe=False)
@@ -51,10 +51,12 @@ def test_accumulator_equals_motmetrics_on_reference_case(case):
     folder = shared_path("reference", "poseval", case)
     prepared = prepare_sequences(load_sequences(folder / "gt", folder / "pred"))
     for seq in prepared:
+        all_joints = sequence_counts(seq.frames, seq.dists)  # the 15 joints advanced together
         for j in range(NUM_JOINTS):
             inputs = [frame_joint_inputs(f, d, j) for f, d in zip(seq.frames[:-1], seq.dists[:-1])]
             ref, ours = _replay(inputs)
-            _assert_equal(ref, ours, full_compute=(j == 0))
+            _assert_equal(ref, ours.counts, full_compute=(j == 0))
+            _assert_equal(ref, all_joints, full_compute=False, joint=j)
 
 
 def _random_frames(rng: np.random.Generator, num_frames: int):
@@ -94,7 +96,7 @@ def _random_frames(rng: np.random.Generator, num_frames: int):
 def test_accumulator_equals_motmetrics_on_random_sequences(seed):
     rng = np.random.default_rng(seed)
     ref, ours = _replay(_random_frames(rng, 40))
-    _assert_equal(ref, ours, full_compute=True)
+    _assert_equal(ref, ours.counts, full_compute=True)
 
 
 def test_poseval_empty_frame_rule_is_one_miss_one_fp():
@@ -104,12 +106,13 @@ def test_poseval_empty_frame_rule_is_one_miss_one_fp():
     empty = EvalFrame(np.zeros((2, 15, 2)), np.ones((2, 15), bool), np.array([3, 4]), np.ones(2),
                       np.zeros((0, 15, 2)), np.zeros((0, 15), bool), np.zeros((0, 15)), np.zeros(0, np.int64), "x")
     oids, hids, d = frame_joint_inputs(empty, np.zeros((0, 2, 15)), 0)
-    acc = JointAccumulator()
-    acc.update(oids, hids, d)
+    acc = Accumulator(1)
+    acc.update_pairs(oids, hids, d)
     assert (acc.counts.misses, acc.counts.false_positives, acc.counts.objects) == (1, 1, 1)
+    assert sequence_counts([empty, empty], [np.zeros((0, 2, 15))] * 2).misses.tolist() == [1] * 15
     oids, hids, d = frame_joint_inputs(empty, np.zeros((0, 2, 15)), 0, textbook=True)
-    acc = JointAccumulator()
-    acc.update(oids, hids, d)
+    acc = Accumulator(1)
+    acc.update_pairs(oids, hids, d)
     assert (acc.counts.misses, acc.counts.false_positives, acc.counts.objects) == (2, 0, 2)
 
 

@@ -293,3 +293,13 @@ def test_cli_warns_about_unscored_predictions(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("warning: ") and "000342_mpii_test" in proc.stderr
     assert "& MOTA" in proc.stdout
+
+
+def test_head_sizes_equal_poseval_per_person_norm_to_the_last_bit():
+    from tracker.eval.data import HEAD_SIZE_FACTOR, head_sizes
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 1000, (5000, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0, 80, (5000, 2)) * rng.uniform(0, 3, (5000, 1))], 1)
+    poseval = [HEAD_SIZE_FACTOR * np.linalg.norm(np.subtract([x2, y2], [x1, y1])) for x1, y1, x2, y2 in boxes]
+    assert np.array_equal(head_sizes(boxes), poseval)
