@@ -3,10 +3,11 @@
     python benchmarks/track_speed.py                       # vtest.avi, CPU profile (YOLOX-nano, DIS, W32 flip)
     python benchmarks/track_speed.py --frames 120 --rss-at 20,120
     python benchmarks/track_speed.py --pose-weights PATH   # trained weights (default: random, same cost)
+    python benchmarks/track_speed.py --precision fp32,auto --frames 150   # one run per precision, then the ratio
     python benchmarks/track_speed.py --tracking-only 10 --frames 20000 --rss-at 1000,20000   # memory over length
 
-Network time is measured inside the forward passes themselves: HRNet's ``forward`` (forward hooks, with a CUDA
-synchronise on GPU) and the YOLOX ``InferenceSession.run``; "outside the networks" is the wall time minus those,
+Network time is measured inside the network calls themselves: the pose network runner (crops in, heatmaps out,
+whatever runtime runs it, with a CUDA synchronise on GPU) and the YOLOX ``InferenceSession.run``; "outside the networks" is the wall time minus those,
 i.e. decoding, letterboxing, crops, heatmap decoding, optical flow, propagation, NMS, association and the loop.
 Random pose weights give joint scores unlike a trained model's, so the number of flow-propagated boxes (and so of
 crops) differs: the crops per frame are printed to normalise by. Peak RSS (``ru_maxrss``) is read at the frames
@@ -31,7 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tracker.config import load_track_config  # noqa: E402
-from tracker.components import build_components  # noqa: E402
+from pose.precision import cpu_abilities  # noqa: E402
+from tracker.components import build_components, describe_precision  # noqa: E402
 from tracker.pipeline import Tracker, run_frames  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
@@ -39,26 +41,29 @@ from tracker.video import open_source  # noqa: E402
 SHARED = REPO.parent / "shared" / "data"
 
 
-class ForwardClock:
-    """Seconds spent inside a module's forward (pre/post hooks), synchronising CUDA so GPU work is counted."""
+class RunnerClock:
+    """Wraps a pose estimator's network runner (any runtime); counts seconds, calls and crops in the network."""
 
-    def __init__(self, module: torch.nn.Module, device: str):
+    def __init__(self, estimator, device: str):
+        self.runner = estimator.runner
         self.seconds = 0.0
         self.calls = 0
         self.items = 0
         self._sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-        module.register_forward_pre_hook(self._pre)
-        module.register_forward_hook(self._post)
+        estimator.runner = self
 
-    def _pre(self, module, inputs):
-        self._sync()
-        self._start = time.perf_counter()
-        self.items += inputs[0].shape[0]
+    def __call__(self, crops):
+        start = time.perf_counter()
+        try:
+            return self.runner(crops)
+        finally:
+            self._sync()
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            self.items += len(crops)
 
-    def _post(self, module, inputs, output):
-        self._sync()
-        self.seconds += time.perf_counter() - self._start
-        self.calls += 1
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
 
 
 class SessionClock:
@@ -163,18 +168,34 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=0, help="frames to run (0 = the whole video)")
     parser.add_argument("--rss-at", default="100,700", help="frame numbers (1-based counts) to read RSS at")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--precision", default="", help="comma-separated inference.precision values, one run each "
+                                                        "(e.g. fp32,auto); default: the config's")
     parser.add_argument("--tracking-only", type=int, default=0, metavar="PEOPLE",
                         help="memory over length without networks: PEOPLE generated walkers, streamed output")
     args = parser.parse_args(argv)
     if args.tracking_only:
         return tracking_only_memory(args)
 
+    print(cpu_abilities().description)
+    rates = {}
+    for precision in [p.strip() for p in args.precision.split(",") if p.strip()] or [""]:
+        rates[precision or "config"] = run_once(args, precision)
+    if len(rates) > 1:
+        first, *others = rates
+        print("\n" + "; ".join(f"{p}: {rates[p]:.3f} frames/s = {rates[p] / rates[first]:.2f}x {first}"
+                                for p in others))
+    return 0
+
+
+def run_once(args, precision: str) -> float:
+    """One tracking run at ``precision`` ("" = the config's); prints its tables and returns its frames/s."""
     overrides = [*args.set, f"pose.model={args.pose_model}", f"pose.weights={args.pose_weights}",
                  f"device={args.device}"] + ([f"flow.name={args.flow}"] if args.flow else [])
-    torch.manual_seed(0)
+    overrides += [f"inference.precision={precision}"] if precision else []
+    torch.manual_seed(0)   # the same random weights every run (and their cached export)
     config = load_track_config(args.config, overrides)
     config, parts = build_components(config, detector=args.detector)
-    hrnet = ForwardClock(parts.pose_estimator.model, args.device)
+    hrnet = RunnerClock(parts.pose_estimator, args.device)
     yolox = None
     if hasattr(parts.detector, "session"):
         yolox = parts.detector.session = SessionClock(parts.detector.session)
@@ -196,16 +217,17 @@ def main(argv=None) -> int:
                   file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
 
+    print(f"\n=== precision {precision or config.inference.precision}: " + "; ".join(describe_precision(parts)))
     print(f"video {args.video}: {timer.frames} frames, device {args.device}, config {config.name}, "
           f"pose {config.pose.model} (flip {config.pose.flip_test}), flow {config.flow.name}, "
           f"detector {config.detector.kind}")
-    print(f"people per frame: mean {np.mean(crops):.2f}, max {max(crops)}; HRNet passes {hrnet.calls}, "
+    print(f"people per frame: mean {np.mean(crops):.2f}, max {max(crops)}; pose network calls {hrnet.calls}, "
           f"crops incl. flipped {hrnet.items}")
     print()
     print(timer.summary(wall))
     print()
     networks = hrnet.seconds + (yolox.seconds if yolox else 0.0)
-    rows = [("HRNet forward", hrnet.seconds)]
+    rows = [("pose network", hrnet.seconds)]
     if yolox is not None:
         rows.append(("YOLOX run", yolox.seconds))
     rows.append(("outside networks", wall - networks))
@@ -218,7 +240,7 @@ def main(argv=None) -> int:
         print(f"{'frame':>6} {'peak RSS MB':>12} {'RSS MB':>9}")
         for n, peak, now in rss_rows:
             print(f"{n:>6} {peak:12.1f} {now:9.1f}")
-    return 0
+    return timer.frames / wall
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python benchmarks/train_tiny.py                      # stick figures (the test's data), 640 steps
     python benchmarks/train_tiny.py --data synthetic     # the synthetic generator's videos, configs/pose/synthetic_tiny.yaml
+    python benchmarks/train_tiny.py --precision fp32,bf16 --epochs 20   # the two loss curves side by side
 
 Prints one row per epoch (mean training loss, training PCK@0.5 of the official ``accuracy``) and the final
 validation (heatmap PCK, OKS AP through pycocotools), then the loss drop from the first to the last epoch.
@@ -31,6 +32,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: 80 (sticks), 10 (synthetic)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="working folder (default: a temporary one)")
+    parser.add_argument("--precision", default="auto",
+                        help="train.precision, comma-separated for one run each (e.g. fp32,bf16: the loss curves "
+                             "side by side)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.out or tempfile.mkdtemp(prefix="train_tiny_"))
@@ -49,9 +53,28 @@ def main() -> None:
             generate_dataset(root, videos=4, frames=40, seed=1, size=(320, 240), write_videos=False, progress=False)
         epochs = args.epochs or 10
         overrides = [f"data.root={root}", f"train.lr_steps=[{int(epochs * 0.8)}]"]
-    overrides += [f"train.output_dir={work / 'runs'}", f"train.epochs={epochs}", f"train.val_every={epochs}"]
-    cfg = load_config("synthetic_tiny", overrides)
+    overrides += [f"train.epochs={epochs}", f"train.val_every={epochs}"]
+    from pose.precision import cpu_abilities
 
+    print(cpu_abilities().description)
+    curves = {}
+    for precision in [p.strip() for p in args.precision.split(",") if p.strip()]:
+        cfg = load_config("synthetic_tiny", overrides + [f"train.output_dir={work / 'runs' / precision}",
+                                                         f"train.precision={precision}"])
+        curves[precision] = run(cfg, args)
+    if len(curves) > 1:
+        names = list(curves)
+        print(f"\ntrain loss per epoch, {' vs '.join(names)} (same seed, data and schedule):")
+        print("| epoch | " + " | ".join(names) + f" | {names[1]} / {names[0]} |")
+        print("|---|" + "---|" * (len(names) + 1))
+        for rows in zip(*(curves[n][0] for n in names)):
+            losses = [float(r["train_loss"]) for r in rows]
+            print(f"| {rows[0]['epoch']} | " + " | ".join(f"{v:.3e}" for v in losses) + f" | {losses[1] / losses[0]:.3f} |")
+        print("seconds: " + ", ".join(f"{n} {curves[n][1]:.0f}" for n in names))
+
+
+def run(cfg, args) -> tuple[list[dict], float]:
+    """Train ``cfg``; print its epochs; return the log rows and the seconds it took."""
     tic = time.time()
     result = train(cfg)
     seconds = time.time() - tic
@@ -71,6 +94,7 @@ def main() -> None:
     print(f"\nloss {float(first['train_loss']):.3e} -> {float(last['train_loss']):.3e} ({drop:.1f}x lower); "
           f"train PCK {float(first['train_acc']):.3f} -> {float(last['train_acc']):.3f}; "
           f"validation PCK {float(last['val_acc']):.3f}, OKS AP {float(last['val_AP']):.3f}")
+    return log, seconds
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ Weights (``checkpoint``):
 """
 from __future__ import annotations
 
+import contextlib
+
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,6 +103,7 @@ class TorchFlow:
             raise FlowError(f"batch_size must be at least 1, got {batch_size}")
         self.name = name
         self.model = model.to(device).eval()
+        self.autocast: torch.dtype | None = None   # a GPU's fp16/bf16 autocast for the forward (set by the tracker)
         self._forward = forward
         self.stride = stride
         self.min_size = min_size
@@ -135,7 +138,8 @@ class TorchFlow:
             padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
             batch = images.shape[0]
             images = F.pad(images.flatten(0, 1), padding, mode="replicate").unflatten(0, (batch, 2))
-        flow = self._forward(images)  # (B, 2, H', W')
+        with (torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else contextlib.nullcontext()):
+            flow = self._forward(images)  # (B, 2, H', W')
         flow = flow[..., pad_h // 2: pad_h // 2 + height, pad_w // 2: pad_w // 2 + width]
         return np.ascontiguousarray(flow.permute(0, 2, 3, 1).float().cpu().numpy())
 

@@ -77,7 +77,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9
     use_target_weight: bool = True
-    amp: bool = True                           # used on GPU only
+    amp: bool = True                           # used on GPU only (train.precision auto: fp16 AMP when true)
+    precision: str = "auto"                    # auto | fp32 | bf16 | fp16 autocast: auto = fp16 AMP on GPU, bf16
+                                               # on a CPU with native bf16 (AMX / AVX512-BF16), else fp32
     seed: int = 0
     output_dir: str = "runs"
     init_weights: str = ""                     # checkpoint to start from (PoseTrack fine-tuning: a COCO model)
@@ -230,6 +232,8 @@ def validate(cfg: Config) -> Config:
     _check(_whole_numbers(t.lr_steps, None, 0), f"train.lr_steps must be epoch numbers, got {t.lr_steps}")
     _check(t.lr > 0 and t.lr_factor > 0, "train.lr and train.lr_factor must be > 0")
     _check(t.batch_size >= 1 and t.epochs >= 1, "train.batch_size and train.epochs must be at least 1")
+    _check(t.precision in ("auto", "fp32", "bf16", "fp16"),
+           f"train.precision must be auto, fp32, bf16 or fp16, got {t.precision!r}")
     _check(cfg.data.workers >= 0 and cfg.test.batch_size >= 1, "data.workers must be >= 0, test.batch_size >= 1")
     return cfg
 

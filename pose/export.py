@@ -32,20 +32,30 @@ def export_onnx(config: Config, weights: str | None, out: str | Path, opset: int
     """Write the HRNet of ``config`` with ``weights`` (a checkpoint path, a registry name, or None for untrained)
     to ``out`` as ONNX with a dynamic batch axis. Returns the largest |ONNX Runtime - PyTorch| heatmap difference
     on a random batch of 2."""
-    import torch
-
     from pose import build_model
 
+    if config.network.output != "heatmaps":
+        raise ExportError(f"pose config {config.name!r} describes a {config.network.output} model that is already an "
+                          f"ONNX file; only this project's HRNet configs export")
+    _check_packages()
+    return export_model(build_model(config, weights=weights, device="cpu"), config, out, opset)
+
+
+def _check_packages() -> None:
     for package in ("onnx", "onnxscript"):
         try:
             __import__(package)
         except ImportError:
             raise ExportError(f"exporting to ONNX needs the {package} package; pip install 'posetrack[onnx]' "
                               f"(or pip install onnx onnxscript)") from None
-    if config.network.output != "heatmaps":
-        raise ExportError(f"pose config {config.name!r} describes a {config.network.output} model that is already an "
-                          f"ONNX file; only this project's HRNet configs export")
-    model = build_model(config, weights=weights, device="cpu")
+
+
+def export_model(model, config: Config, out: str | Path, opset: int = OPSET) -> float:
+    """:func:`export_onnx` for an HRNet module already built (e.g. the one a ``TopDownPoseEstimator`` was given)."""
+    import torch
+
+    _check_packages()
+    model = model.to("cpu").eval()
     width, height = (int(v) for v in config.model.image_size)
     example = torch.zeros(2, 3, height, width)   # batch 2: torch.export would specialise a batch of 1
     batch = torch.export.Dim("batch", min=1, max=4096)

@@ -45,7 +45,10 @@ class TopDownPoseEstimator:
     CPU, 64 on GPU); for a PyTorch model, ``channels_last`` moves the model and inputs to NHWC memory and
     ``fuse_bn`` folds every BatchNorm into the convolution before it (:func:`fuse_conv_bn`); both are on by
     default, the fastest CPU path that ``benchmarks/pose_speed.py`` measured; ``compile`` wraps the model in
-    ``torch.compile``.
+    ``torch.compile``. ``precision`` (``fp32``, ``bf16``, ``fp16``, ``int8`` or ``auto``) and ``runtime``
+    (``pytorch``, ``onnxruntime``, ``openvino`` or ``auto``) run a PyTorch model in another number format or
+    runtime (``pose.runtime_choice``; the choice and its reason are in ``self.choice``); the outputs are float32
+    before flip averaging and decoding whatever the precision.
     """
 
     def __init__(
@@ -62,6 +65,8 @@ class TopDownPoseEstimator:
         channels_last: bool = True,
         fuse_bn: bool = True,
         compile: bool = False,
+        precision: str = "fp32",
+        runtime: str = "pytorch",
     ):
         self.device = torch.device(device)
         if max_batch is None:
@@ -90,8 +95,18 @@ class TopDownPoseEstimator:
         self.post_process = config.test.post_process if post_process is None else post_process
         self.refine = refine
         self.max_batch = max_batch
-        self.runner = as_runner(model, config, self.device, channels_last=channels_last, fuse_bn=fuse_bn,
-                                compile=compile)
+        self.choice = None      # pose.precision.PrecisionChoice when precision / runtime picked the runner
+        if (precision, runtime) == ("fp32", "pytorch") or not isinstance(model, nn.Module):
+            if (precision, runtime) not in (("fp32", "pytorch"), ("fp32", "auto")):
+                raise ValueError(f"precision={precision!r} / runtime={runtime!r} need a PyTorch model to convert; "
+                                 f"this {type(model).__name__} already runs as it is")
+            self.runner = as_runner(model, config, self.device, channels_last=channels_last, fuse_bn=fuse_bn,
+                                    compile=compile)
+        else:
+            from pose.runtime_choice import load_precision_runner
+
+            self.runner, self.choice = load_precision_runner(config, device=str(self.device), precision=precision,
+                                                             runtime=runtime, model=model)
 
     @property
     def model(self):
@@ -106,6 +121,14 @@ class TopDownPoseEstimator:
         (HRNet from ``pose.build_model``) or an ``.onnx`` file (ONNX Runtime), see ``pose.runtime.load_runner``."""
         config = name if isinstance(name, Config) else load_config(name)
         runner_options = {k: options.pop(k) for k in ("channels_last", "fuse_bn", "compile") if k in options}
+        precision, runtime = options.pop("precision", "fp32"), options.pop("runtime", "pytorch")
+        if (precision, runtime) != ("fp32", "pytorch"):
+            from pose.runtime_choice import load_precision_runner
+
+            runner, choice = load_precision_runner(config, weights, str(device), precision, runtime)
+            estimator = cls(runner, config, device=device, **options)
+            estimator.choice = choice
+            return estimator
         return cls(load_runner(config, weights, device, **runner_options), config, device=device, **options)
 
     # -----------------------------------------------------------------------------------------------------------

@@ -84,11 +84,13 @@ class TorchRunner:
 
     ``channels_last`` moves the model and inputs to NHWC memory, ``fuse_bn`` folds every BatchNorm into the
     convolution before it (:func:`pose.inference.fuse_conv_bn`), ``compile`` wraps the model in ``torch.compile``;
-    a plain callable (not an ``nn.Module``) is used as it is.
+    a plain callable (not an ``nn.Module``) is used as it is. ``precision`` ``bf16`` / ``fp16`` casts the (folded)
+    model's weights and its input to that format (``pose.precision`` decides whether the device does it natively);
+    the outputs come back as float32.
     """
 
     def __init__(self, model, spec: InputSpec, device="cpu", *, channels_last: bool = True, fuse_bn: bool = True,
-                 compile: bool = False):
+                 compile: bool = False, precision: str = "fp32"):
         import torch
         from torch import nn
 
@@ -97,17 +99,24 @@ class TorchRunner:
         if spec.layout != "nchw" or spec.dtype != "float32":
             raise ValueError(f"a PyTorch pose model takes float32 NCHW input, but the config says "
                              f"{spec.dtype} {spec.layout}")
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+        if precision not in dtypes:
+            raise ValueError(f"a PyTorch pose model runs in {', '.join(dtypes)}, not {precision!r}")
         self.spec = spec
-        self.name = "pytorch"
+        self.name = "pytorch" if precision == "fp32" else f"pytorch ({precision})"
         self.device = torch.device(device)
         self._torch = torch
         self._format = torch.channels_last if channels_last else torch.contiguous_format
+        self._dtype = dtypes[precision]
         if isinstance(model, nn.Module):
             model = model.to(self.device).eval()
             if fuse_bn:
                 model = fuse_conv_bn(model)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
+            model = model.to(self._dtype)
+        elif precision != "fp32":
+            raise ValueError(f"precision {precision} needs a PyTorch module to cast, not {type(model).__name__}")
         self.model = torch.compile(model) if compile else model
         mean = spec.mean or (0.0, 0.0, 0.0)
         std = spec.std or (1 / 255.0,) * 3
@@ -121,7 +130,7 @@ class TorchRunner:
             if not self.spec.rgb:
                 x = x.flip(3)  # a model trained on BGR input
             x = x.permute(0, 3, 1, 2).float()   # NHWC memory seen as NCHW: already channels_last
-            x = ((x - self.mean) / self.std).contiguous(memory_format=self._format)
+            x = ((x - self.mean) / self.std).to(self._dtype).contiguous(memory_format=self._format)
             return self.model(x).float().cpu().numpy()
 
 
@@ -170,20 +179,25 @@ class OnnxRunner:
         self.batch = _check_input(path, first.shape, first.type, spec)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
-        x = prepare_input(crops, self.spec)
-        if self.batch is None or len(x) == self.batch:
-            return self._run(x)
-        outputs = []
-        for start in range(0, len(x), self.batch):
-            chunk = x[start:start + self.batch]
-            missing = self.batch - len(chunk)
-            if missing:
-                chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
-            outputs.append(self._run(chunk)[:self.batch - missing])
-        return np.concatenate(outputs)
+        return run_in_batches(prepare_input(crops, self.spec), self.batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run(None, {self.input_name: x})[0], np.float32)
+
+
+def run_in_batches(x: np.ndarray, batch: int | None, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``run(x)`` for a network whose batch size is free (``batch`` None), else chunks of ``batch``, the last one
+    padded with zeros (and its padding cut from the outputs)."""
+    if batch is None or len(x) == batch:
+        return run(x)
+    outputs = []
+    for start in range(0, len(x), batch):
+        chunk = x[start:start + batch]
+        missing = batch - len(chunk)
+        if missing:
+            chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
+        outputs.append(run(chunk)[:batch - missing])
+    return np.concatenate(outputs)
 
 
 def _check_input(path: Path, shape: list, type_name: str, spec: InputSpec) -> int | None:

@@ -11,8 +11,8 @@ One loop for every dataset (``data.dataset``: coco, mpii, posetrack17, posetrack
   ``(train.seed, epoch, index)``, so a resumed run sees exactly the data the uninterrupted one would have;
 - model: HRNet from ``model``, official training init (convs N(0, 0.001), BN 1/0), then ``model.pretrained``
   (ImageNet backbone) and/or ``train.init_weights`` (a whole pose checkpoint, e.g. COCO for PoseTrack);
-- optimisation: :class:`JointsMSELoss`, Adam (or SGD) and a MultiStep schedule stepped per epoch; AMP (fp16
-  autocast + GradScaler) on CUDA when ``train.amp``; DDP over ``torchrun`` (nccl on GPU, gloo on CPU);
+- optimisation: :class:`JointsMSELoss`, Adam (or SGD) and a MultiStep schedule stepped per epoch; autocast by
+  ``train.precision`` (auto: fp16 + GradScaler on CUDA when ``train.amp``, bf16 on a CPU with native bf16); DDP over ``torchrun`` (nccl on GPU, gloo on CPU);
 - every epoch: ``checkpoint.pth`` (model, optimiser, scheduler, scaler, RNG states, next epoch, best metric),
   validation (COCO-style OKS AP through pycocotools with the official rescoring and OKS-NMS; MPII PCKh when the
   ``gt_<set>.mat`` is there; heatmap accuracy always), ``model_best.pth`` by the validation metric, a row of
@@ -24,6 +24,7 @@ On a CPU shared with other jobs, small models train much faster with ``OMP_NUM_T
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
@@ -57,6 +58,7 @@ from pose.metrics import (
     mpii_pckh,
 )
 from pose.model import HRNet, init_weights
+from pose.precision import PrecisionError, training_precision
 from pose.schedule import build_optimizer, build_scheduler, epoch_learning_rates
 from pose.train_utils import (
     BEST,
@@ -116,10 +118,12 @@ def build_training_model(cfg: Config, log=print, load_weights: bool = True) -> H
 # One epoch of training, one validation
 # ---------------------------------------------------------------------------------------------------------------
 
-def train_one_epoch(model, loader, criterion, optimizer, scaler, rt: Runtime, cfg: Config, epoch: int
-                    ) -> dict[str, float]:
+def train_one_epoch(model, loader, criterion, optimizer, scaler, rt: Runtime, cfg: Config, epoch: int,
+                    autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """One epoch; ``autocast_dtype`` (fp16 with the scaler on GPU, bf16) runs the forward under autocast."""
     model.train()
-    use_amp = scaler.is_enabled()
+    if autocast_dtype is None and scaler.is_enabled():
+        autocast_dtype = torch.float16
     loss_sum = acc_sum = 0.0
     samples = acc_count = 0
     steps = len(loader) if cfg.train.max_steps_per_epoch <= 0 else min(len(loader), cfg.train.max_steps_per_epoch)
@@ -130,7 +134,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scaler, rt: Runtime, cf
         images = batch["image"].to(rt.device, non_blocking=True)
         target = batch["target"].to(rt.device, non_blocking=True)
         weight = batch["target_weight"].to(rt.device, non_blocking=True)
-        with torch.autocast(device_type=rt.device.type, dtype=torch.float16, enabled=use_amp):
+        with (torch.autocast(rt.device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()):
             output = model(images)
             loss = criterion(output, target, weight)
         optimizer.zero_grad(set_to_none=True)
@@ -254,7 +258,10 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
     criterion = JointsMSELoss(cfg.train.use_target_weight)
     optimizer = build_optimizer(cfg.train, model.parameters())
     scheduler = build_scheduler(cfg.train, optimizer)
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp and rt.device.type == "cuda")
+    precision = training_precision(cfg.train.precision, str(rt.device), cfg.train.amp)
+    log(f"=> training precision {precision.precision} ({precision.reason})")
+    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision.precision]
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.precision == "fp16")
 
     start_epoch, best_metric, best_epoch = 0, -math.inf, -1
     if ckpt is not None:
@@ -294,7 +301,7 @@ def train(cfg: Config, resume: bool = False, device: str | None = None) -> dict:
         lr = optimizer.param_groups[0]["lr"]
         tic = time.time()
         metrics = {"epoch": epoch, "lr": lr, **train_one_epoch(model, loader, criterion, optimizer, scaler, rt, cfg,
-                                                              epoch)}
+                                                              epoch, autocast_dtype)}
         scheduler.step()
         metrics["time_s"] = time.time() - tic
 
@@ -359,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             print(dry_run(cfg))
             return 0
         train(cfg, resume=args.resume, device=args.device)
-    except (ConfigError, DatasetError, CheckpointError, MetricsError, PoseTrackFormatError, TrainError) as error:
+    except (ConfigError, DatasetError, CheckpointError, MetricsError, PoseTrackFormatError, TrainError,
+            PrecisionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

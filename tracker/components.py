@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pose.keypoints import POSETRACK18, get_layout
 from tracker.associate import FLOW_SIMILARITIES
 from tracker.config import TrackConfig
+from tracker.stage_precision import follow_precision
 from tracker.types import Detector, FlowEstimator, PoseEstimator
 
 
@@ -22,10 +23,12 @@ class PipelineError(ValueError):
 
 
 def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
-    """The top-down estimator of ``config.pose`` (HRNet, or an ``.onnx`` model through ONNX Runtime) and its keypoint
+    """The top-down estimator of ``config.pose`` (HRNet, or an ``.onnx`` model), in the precision and runtime of
+    ``config.inference`` (``pose.runtime_choice``; the choice is the estimator's ``choice``), and its keypoint
     layout name."""
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
+    from pose.runtime_choice import load_precision_runner
 
     cfg = config.pose
     if not cfg.weights:
@@ -33,8 +36,12 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
                             "'random' runs untrained weights, for testing only)")
     pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
     weights = None if cfg.weights == "random" else cfg.weights
+    inference = config.inference
+    runner, choice = load_precision_runner(pose_config, weights, device, inference.precision, inference.runtime,
+                                           threads=inference.threads)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
-    estimator = TopDownPoseEstimator.from_config(pose_config, weights, device, flip_test=cfg.flip_test, **options)
+    estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, **options)
+    estimator.choice = choice
     layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
     return estimator, get_layout(layout).name
 
@@ -87,6 +94,12 @@ def build_components(config: TrackConfig, *, detector: Detector | str | None = N
                             f"flow; give the video, or set association.similarity to oks or box_iou")
     if flow_estimator is None and needs_flow:  # first: the quickest to build, so a bad name fails fast
         flow_estimator = build_flow_estimator(config, config.device)
+    if not tracking_only and pose_estimator is None:  # a precision the device cannot run fails before any build
+        from pose.precision import device_abilities, resolve_precision
+        from pose.runtime import is_onnx_path
+
+        resolve_precision(config.inference.precision, config.inference.runtime, device_abilities(config.device),
+                          onnx_model=is_onnx_path(config.pose.weights))
     if not tracking_only:
         if detector is None:
             detector = build_detector(config.detector, config.device, image_ids)
@@ -95,4 +108,19 @@ def build_components(config: TrackConfig, *, detector: Detector | str | None = N
         elif layout is None:
             raise PipelineError("a custom pose_estimator needs layout= (its keypoint layout, e.g. coco17)")
     layout = get_layout(layout or POSETRACK18.name).name
+    follow_precision(getattr(pose_estimator, "choice", None), config.device, detector, flow_estimator)
     return config, Components(detector, pose_estimator, flow_estimator, layout)
+
+
+def describe_precision(parts: Components) -> list[str]:
+    """One line per network stage: the precision and runtime it runs in and why (run header, timing table)."""
+    lines = []
+    choice = getattr(parts.pose_estimator, "choice", None)
+    if choice is not None:
+        name = getattr(getattr(parts.pose_estimator, "config", None), "name", "")
+        lines.append(f"pose network {name}: {choice.describe()}")
+    for stage, component in (("detector", parts.detector), ("flow", parts.flow_estimator)):
+        note = getattr(component, "precision_note", "")
+        if note:
+            lines.append(f"{stage}: {note}")
+    return lines

@@ -15,6 +15,7 @@ import yaml
 
 from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
 from pose.config import apply_overrides as apply_config_overrides  # one override parser for both configs
+from pose.precision import PRECISIONS, RUNTIMES
 
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -50,6 +51,14 @@ class PoseConfig(_Section):
     flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
     batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 8 on CPU, 64 on GPU
     layout: str = ""                           # model's keypoint layout; "" = from the pose config
+
+
+@dataclass(frozen=True)
+class InferenceConfig(_Section):
+    precision: str = "fp32"                    # auto | fp32 | bf16 | fp16 | int8 (pose.precision): number format of
+                                               # the pose network (and the detector / learned flow where it holds)
+    runtime: str = "auto"                      # auto | pytorch | onnxruntime | openvino: what runs the pose network
+    threads: int = 0                           # intra-op threads of onnxruntime / openvino; 0 = their default
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,7 @@ class TrackConfig:
     device: str = "cpu"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     pose: PoseConfig = field(default_factory=PoseConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     nms: NmsConfig = field(default_factory=NmsConfig)
     association: AssociationConfig = field(default_factory=AssociationConfig)
@@ -123,7 +133,7 @@ class TrackConfig:
 
 
 SECTIONS = {
-    "detector": DetectorConfig, "pose": PoseConfig, "flow": FlowConfig, "nms": NmsConfig,
+    "detector": DetectorConfig, "pose": PoseConfig, "inference": InferenceConfig, "flow": FlowConfig, "nms": NmsConfig,
     "association": AssociationConfig, "output": OutputConfig, "smoothing": SmoothingConfig,
 }
 TOP_LEVEL = ("name", "device")
@@ -146,6 +156,12 @@ def _validate(config: TrackConfig) -> TrackConfig:
         raise TrackConfigError("flow.box_extend must be >= 0 and association.area_scale > 0")
     if config.pose.batch_size < 0 or config.flow.min_box_joints < 0:
         raise TrackConfigError("pose.batch_size and flow.min_box_joints must be >= 0")
+    for key, allowed in (("precision", PRECISIONS), ("runtime", RUNTIMES)):
+        if getattr(config.inference, key) not in ("auto",) + allowed:
+            raise TrackConfigError(f"inference.{key} {getattr(config.inference, key)!r} is not one of "
+                                   f"{', '.join(('auto',) + allowed)}")
+    if config.inference.threads < 0:
+        raise TrackConfigError(f"inference.threads must be >= 0, got {config.inference.threads}")
     if config.association.similarity not in SIMILARITIES:
         raise TrackConfigError(f"association.similarity {config.association.similarity!r} is not one of "
                                f"{', '.join(SIMILARITIES)}")

@@ -70,11 +70,17 @@ class TorchvisionDetector:
             raise DetectorError(f"unknown torchvision detector {arch!r}; choose one of {', '.join(names)}") from None
         self.model = _build_torchvision_model(arch, builder, weights, model_options)
         self.model.eval().to(self.device)
+        self.autocast: torch.dtype | None = None    # a GPU's fp16/bf16 autocast (set by the tracker's precision)
 
     @torch.inference_mode()
     def __call__(self, frame: Frame) -> Boxes:
         image = torch.from_numpy(frame.image).to(self.device).permute(2, 0, 1).float().div_(255.0)
-        output = self.model([image])[0]
+        if self.autocast is not None:
+            with torch.autocast(self.device.type, dtype=self.autocast):
+                output = self.model([image])[0]
+            output = {key: value.float() if value.is_floating_point() else value for key, value in output.items()}
+        else:
+            output = self.model([image])[0]
         return person_boxes_from_torchvision(output, self.score_threshold)
 
 

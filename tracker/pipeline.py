@@ -220,7 +220,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
           pose_estimator: PoseEstimator | None = None, flow_estimator: FlowEstimator | None = None,
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
           timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
-          image_ids: list | None = None, with_frames: bool = False,
+          image_ids: list | None = None, with_frames: bool = False, precision: str | None = None,
+          runtime: str | None = None,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -237,6 +238,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     poses: tracking-only mode, the poses of every frame (a sequence of ``Poses``, layout ``layout``, default
     posetrack18): no detection or pose estimation, only (flow) association.
     image_ids: a detection file's image ids in frame order (submission mode).
+    precision / runtime: ``inference.precision`` (auto, fp32, bf16, fp16, int8) and ``inference.runtime`` of the
+    pose network built from the config (``pose.precision``).
     timer: a ``StageTimer`` that receives the per-stage seconds.
     with_frames: yield (Frame, TrackedFrame) pairs (the decoded frame too, for overlays) instead of TrackedFrames.
 
@@ -245,6 +248,9 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     """
     if isinstance(detector, dict):  # detector={...} is the config section, as the other sections
         overrides["detector"], detector = detector, None
+    for key, value in (("precision", precision), ("runtime", runtime)):
+        if value is not None:
+            overrides[f"inference__{key}"] = value
     config = _resolve(config, overrides)
     frames = None if source is None else open_source(source, max_frames)
     config, parts = build_components(config, detector=detector, pose_estimator=pose_estimator,

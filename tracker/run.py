@@ -11,7 +11,9 @@ Flags: ``--max-frames N``, ``--detector torchvision|onnx:PATH|file:PATH`` (``fil
 per video), ``--pose-model NAME``, ``--pose-weights NAME_OR_PATH``, ``--flow NAME``, ``--device``,
 ``--config PATH_OR_NAME`` (``configs/track/``), ``--set section.key=value`` (repeatable), ``--overlay``
 (``DIR/<stem>_overlay.mp4``), ``--debug-frames DIR``, ``--format auto|2017|2018|21`` (``auto``: the ground truth's
-format in submission mode, else 2018), ``--resume``.
+format in submission mode, else 2018), ``--resume``, ``--precision auto|fp32|bf16|fp16|int8`` and
+``--runtime auto|pytorch|onnxruntime|openvino`` (the pose network's number format and runtime, ``pose.precision``;
+the run header and the timing table say what ran and why).
 
 Every frame of the input is written, with track ids and 17 per-joint scores; joints scoring below
 ``output.joint_score_threshold`` are written absent (0, 0, 0). Each item's file is streamed to a hidden temporary
@@ -34,10 +36,13 @@ from flow.errors import FlowError
 from pose.checkpoints import CheckpointError
 from pose.config import ConfigError
 from pose.data.posetrack import PoseTrackFormatError, read_sequence
+from pose.export import ExportError
 from pose.keypoints import POSETRACK18
+from pose.precision import PrecisionError
+from pose.quantize import QuantizeError
 from tracker.config import TrackConfig, TrackConfigError, load_track_config
 from tracker.detectors import DetectorError, DetectionFile, parse_detector_spec
-from tracker.components import PipelineError, build_components
+from tracker.components import Components, PipelineError, build_components, describe_precision
 from tracker.pipeline import track
 from tracker.poses_input import PosesFileError, read_untracked_poses, to_poses
 from tracker.viz.overlay import OverlayError
@@ -57,7 +62,8 @@ class OutputError(ValueError):
 
 
 USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
-               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError, RankError, OutputsError)
+               CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError, RankError,
+               PrecisionError, QuantizeError, ExportError, OutputsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                ".onnx pose model (with --pose-model, the config describing it)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (cuda in a sharded run: cuda:LOCAL_RANK)")
+    parser.add_argument("--precision", help="auto, fp32, bf16, fp16 or int8: number format of the pose network "
+                                            "(auto: the fastest this device does natively)")
+    parser.add_argument("--runtime", help="auto, pytorch, onnxruntime or openvino: what runs the pose network")
     parser.add_argument("--config", help="track config YAML or name in configs/track/ (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set association.memory=5 (repeatable)")
@@ -108,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args) -> TrackConfig:
     """The track config with the CLI flags applied (flags override ``--set``, which overrides the YAML)."""
     overrides = list(args.set)
-    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device"}
+    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device",
+                 "precision": "inference.precision", "runtime": "inference.runtime"}
     for flag, key in flag_keys.items():
         value = getattr(args, flag)
         if value is not None:
@@ -272,6 +282,7 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer, several:
     first_detector = item_detector(config, share[0], shared) if not tracking_only else None
     config, parts = build_components(config, detector=first_detector, tracking_only=tracking_only,
                                      has_frames=share[0].source is not None)
+    _note_precision(timer, parts, args)
     sinks = [PoseTrackSink(out, fmt, config.output.joint_score_threshold)]
     overlay = _overlay_sink(args, out, config, timer)
     if overlay is not None:
@@ -299,6 +310,15 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer, several:
         print(f"resume: {len(report.skipped)} item(s) already done, skipped: {', '.join(report.skipped)}",
               file=sys.stderr)
     return report.written
+
+
+def _note_precision(timer: StageTimer, parts: Components, args) -> None:
+    """Which precision each network runs in, under the timing table; also printed now as the run header, unless
+    the pose network is the fp32 reference path (nothing converted, nothing to say before the run)."""
+    timer.notes = describe_precision(parts)
+    reference = getattr(getattr(parts.pose_estimator, "choice", None), "reference", True)
+    if timer.notes and not args.quiet and not reference:
+        print("\n".join(timer.notes), file=sys.stderr, flush=True)
 
 
 def _check_modes(args, parser: argparse.ArgumentParser) -> None:

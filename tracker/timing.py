@@ -15,6 +15,7 @@ class StageTimer:
     def __init__(self):
         self.seconds: dict[str, float] = {}
         self.frames = 0
+        self.notes: list[str] = []        # lines printed under the table (e.g. the precision each network ran in)
         self._start = time.perf_counter()
 
     @contextmanager
@@ -45,4 +46,4 @@ class StageTimer:
         fps = self.frames / wall if wall > 0 else 0.0
         lines.append(f"{'wall':<12} {wall:9.2f} {1000 * wall / frames:9.1f} {100.0:7.1f}   "
                      f"{self.frames} frames, {fps:.2f} frames/s")
-        return "\n".join(lines)
+        return "\n".join(lines + self.notes)
