@@ -27,9 +27,11 @@ from flow.propagate import propagate_keypoints
 from pose.similarity import oks_matrix
 from tracker.boxes import box_iou_matrix
 from tracker.config import SIMILARITIES, AssociationConfig
+from tracker.reentry import Reentry
 from tracker.types import Poses
 
 FLOW_SIMILARITIES = ("flow_oks", "multi_flow_oks")
+DEFAULT_FPS = 25.0   # frame rate assumed for re-entry times when none is given
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,11 @@ class Associator:
 
     Keeps, for the last ``memory`` + 1 frames, every tracked pose (keypoints, scores, box) with its track id and
     frame; with a flow-based similarity each stored pose is moved forward by every new frame's flow.
-    sigmas: (K,) OKS sigmas of the pose layout.
+    sigmas: (K,) OKS sigmas of the pose layout; joint_names: the layout's joint names, needed by re-entry
+    (``config.lost_seconds`` > 0, ``tracker.reentry``), which runs after the greedy matching.
     """
 
-    def __init__(self, config: AssociationConfig, sigmas: np.ndarray):
+    def __init__(self, config: AssociationConfig, sigmas: np.ndarray, joint_names: tuple[str, ...] | None = None):
         if config.similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {config.similarity!r}; choose one of {', '.join(SIMILARITIES)}")
         self.config = config
@@ -129,16 +132,19 @@ class Associator:
         self._ids = np.zeros(0, np.int64)      # (P,) track id of each stored pose
         self._frames = np.zeros(0, np.int64)   # (P,) frame each stored pose was estimated in
         self._previous_frame: int | None = None  # index of the frame of the last step (frame t-1)
+        self.reentry = Reentry(config, joint_names) if config.lost_seconds > 0 and joint_names else None
 
     @property
     def uses_flow(self) -> bool:
         return self.config.similarity in FLOW_SIMILARITIES
 
-    def step(self, frame_index: int, poses: Poses, flow: np.ndarray | None = None) -> Association:
+    def step(self, frame_index: int, poses: Poses, flow: np.ndarray | None = None,
+             image: np.ndarray | None = None, time_s: float | None = None) -> Association:
         """Track ids for the poses of frame ``frame_index``.
 
         poses: the frame's N poses; flow: (H, W, 2) from the previous frame to this one (needed by the flow
-        similarities).
+        similarities); image: the frame (H, W, 3) RGB and time_s its time in seconds (default frame_index / 25),
+        for re-entry.
         """
         if self.uses_flow and flow is None and len(self._ids):
             raise ValueError(f"similarity {self.config.similarity} needs the flow from the previous frame")
@@ -163,11 +169,18 @@ class Associator:
             for row, col in zip(rows, cols):
                 of_track = np.flatnonzero(column_of == col)
                 matched_from[row] = of_track[np.argmax(similarity[row, of_track])]
+        time_s = frame_index / DEFAULT_FPS if time_s is None else time_s
+        if self.reentry is not None:
+            track_ids, renames = self.reentry.match(time_s, poses, track_ids, image)
+            for young, old in renames.items():
+                self._ids[self._ids == young] = old
         new = track_ids < 0
         track_ids[new] = self.next_id + np.arange(new.sum())
         self.next_id += int(new.sum())
         self._remember(frame_index, poses, track_ids)
         self._previous_frame = frame_index
+        if self.reentry is not None:
+            self.reentry.observe(time_s, track_ids)
         return Association(track_ids, matched_from, candidate_poses)
 
     def _forget(self, frame_index: int) -> None:

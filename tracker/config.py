@@ -87,6 +87,12 @@ class AssociationConfig(_Section):
     match_threshold: float = 0.3               # greedy matching keeps pairs with similarity above this
     joint_threshold: float = 0.4               # joints used in OKS: both poses' scores above this (our choice)
     area_scale: float = 1.0                    # OKS object area = this x area of the tracked pose's box
+    lost_seconds: float = 5.0                  # re-entry (tracker.reentry): a track unseen in a frame stays lost,
+                                               # and can take back a pose, for this many seconds; 0 = off
+    reentry_motion: bool = True                # re-entry cue: constant-velocity box motion (with its gate)
+    reentry_shape: bool = True                 # re-entry cue: limb-length ratios normalised by torso length
+    reentry_colour: bool = True                # re-entry cue: torso and leg colour histograms
+    reentry_max_cost: float = 0.5              # a lost track and a pose are matched below this combined cost
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,17 @@ class OutputConfig(_Section):
     min_pose_score: float = 0.0                # people whose mean kept-joint score is below this are dropped
     head_lift: float = 0.5                     # coco17 -> head_bottom: shoulders' midpoint moved this far to the nose
     head_top_scale: float = 1.0                # coco17 -> head_top: nose + this x (nose - head_bottom)
+
+
+@dataclass(frozen=True)
+class SmoothingConfig(_Section):
+    online: str = "auto"                       # auto | on | off: One-Euro filter of the output joints; auto = on
+                                               # for tracker.run --video, off in submission / tracking-only mode
+    min_cutoff: float = 1.0                    # One-Euro cutoff at rest, Hz
+    beta: float = 0.05                         # One-Euro cutoff increase per pixel/s of joint speed
+    d_cutoff: float = 1.0                      # One-Euro speed-estimate cutoff, Hz (Casiez et al. 2012 default)
+    window: int = 9                            # offline Savitzky-Golay window in frames (tracker.overlay --smooth)
+    order: int = 2                             # offline Savitzky-Golay polynomial order
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,7 @@ class TrackConfig:
     nms: NmsConfig = field(default_factory=NmsConfig)
     association: AssociationConfig = field(default_factory=AssociationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -118,7 +136,7 @@ class TrackConfig:
 
 SECTIONS = {
     "detector": DetectorConfig, "pose": PoseConfig, "inference": InferenceConfig, "flow": FlowConfig, "nms": NmsConfig,
-    "association": AssociationConfig, "output": OutputConfig,
+    "association": AssociationConfig, "output": OutputConfig, "smoothing": SmoothingConfig,
 }
 TOP_LEVEL = ("name", "device")
 
@@ -129,6 +147,7 @@ def _validate(config: TrackConfig) -> TrackConfig:
                  "nms.iou_threshold": config.nms.iou_threshold, "nms.pose_oks_threshold": config.nms.pose_oks_threshold,
                  "association.match_threshold": config.association.match_threshold,
                  "association.joint_threshold": config.association.joint_threshold,
+                 "association.reentry_max_cost": config.association.reentry_max_cost,
                  "output.joint_score_threshold": config.output.joint_score_threshold,
                  "flow.box_joint_threshold": config.flow.box_joint_threshold,
                  "flow.propagated_box_score": config.flow.propagated_box_score}
@@ -152,6 +171,17 @@ def _validate(config: TrackConfig) -> TrackConfig:
         raise TrackConfigError(f"detector.kind {config.detector.kind!r} is not one of torchvision, onnx, file")
     if config.detector.every < 1:
         raise TrackConfigError(f"detector.every must be at least 1, got {config.detector.every}")
+    smoothing = config.smoothing
+    if smoothing.online not in ("auto", "on", "off"):
+        raise TrackConfigError(f"smoothing.online must be auto, on or off, got {smoothing.online!r}")
+    if smoothing.min_cutoff <= 0 or smoothing.d_cutoff <= 0 or smoothing.beta < 0:
+        raise TrackConfigError("smoothing.min_cutoff and smoothing.d_cutoff must be > 0 and smoothing.beta >= 0")
+    if smoothing.window < 3 or smoothing.window % 2 == 0 or not 0 <= smoothing.order < smoothing.window:
+        raise TrackConfigError(f"smoothing.window must be odd and at least 3, and smoothing.order from 0 to "
+                               f"window - 1; got window {smoothing.window}, order {smoothing.order}")
+    if config.association.lost_seconds < 0:
+        raise TrackConfigError(f"association.lost_seconds must be >= 0 (0 turns re-entry off), got "
+                               f"{config.association.lost_seconds}")
     if config.association.memory < 1:
         raise TrackConfigError(f"association.memory must be at least 1, got {config.association.memory}")
     if config.detector.every > 1 and not config.flow.propagate:

@@ -24,11 +24,12 @@ import numpy as np
 from flow.propagate import BOX_ENLARGE, boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
 from pose.similarity import oks_nms
-from tracker.associate import FLOW_SIMILARITIES, Associator
+from tracker.associate import DEFAULT_FPS, FLOW_SIMILARITIES, Associator
 from tracker.boxes import merge_boxes
 from tracker.components import Components, PipelineError, build_components
 from tracker.config import TrackConfig, load_track_config
 from tracker.posetrack_joints import to_posetrack18
+from tracker.smoothing import OneEuroSmoother, online_enabled
 from tracker.timing import StageTimer
 from tracker.types import (SOURCE_PROPAGATED, Boxes, Detector, FlowEstimator, Frame, PoseEstimator, Poses,
                            TrackedFrame)
@@ -65,15 +66,23 @@ class Tracker:
     keep_flow: bool = False              # put the flow field and its magnitude into each TrackedFrame (overlays)
     keep_heatmaps: bool = False          # put each pose's heatmaps into the TrackedFrame (needs an estimator with
                                          # ``estimate(image, boxes) -> keypoints, scores, heatmaps``)
+    fps: float = 0.0                     # the video's frame rate, for frame times (0: unknown, DEFAULT_FPS assumed)
+    smooth: bool = False                 # One-Euro filter of the output joints (smoothing.online resolved)
 
     @classmethod
     def from_components(cls, config: TrackConfig, parts: Components, timer: StageTimer,
-                        keep_flow: bool = False, keep_heatmaps: bool = False) -> "Tracker":
+                        keep_flow: bool = False, keep_heatmaps: bool = False, fps: float = 0.0,
+                        smooth_by_default: bool = False) -> "Tracker":
+        smooth = online_enabled(config.smoothing.online, smooth_by_default)
         return cls(config, parts.detector, parts.pose_estimator, parts.flow_estimator, parts.layout, timer, keep_flow,
-                   keep_heatmaps)
+                   keep_heatmaps, fps, smooth)
 
     def __post_init__(self):
-        self.associator = Associator(self.config.association, get_layout(self.layout).sigmas)
+        layout = get_layout(self.layout)
+        self.associator = Associator(self.config.association, layout.sigmas, layout.joints)
+        cfg = self.config.smoothing
+        self.smoother = OneEuroSmoother(cfg.min_cutoff, cfg.beta, cfg.d_cutoff,
+                                        self.config.output.joint_score_threshold) if self.smooth else None
         self._previous_image: np.ndarray | None = None
         self._previous_poses: Poses | None = None
 
@@ -163,8 +172,9 @@ class Tracker:
         flow = self._flow(frame)
         estimate = self._estimate(frame, flow) if given_poses is None else FrameEstimate(given_poses)
         poses = estimate.poses
+        time_s = frame.index / (self.fps if self.fps > 0 else DEFAULT_FPS)
         with self.timer("associate"):
-            association = self.associator.step(frame.index, poses, flow)
+            association = self.associator.step(frame.index, poses, flow, frame.image, time_s)
         self._previous_image = frame.image
         self._previous_poses = poses
         out = self.config.output
@@ -172,6 +182,9 @@ class Tracker:
         kp, sc = to_posetrack18(poses.keypoints, poses.scores, self.layout, out.head_lift, out.head_top_scale)
         cand_kp, cand_sc = to_posetrack18(candidates.keypoints, candidates.scores, self.layout, out.head_lift,
                                           out.head_top_scale)
+        raw = None
+        if self.smoother is not None:
+            raw, kp = kp, self.smoother(time_s, association.track_ids, kp, sc)
         magnitude = None
         if self.keep_flow and flow is not None:
             magnitude = np.linalg.norm(flow, axis=2)
@@ -188,6 +201,8 @@ class Tracker:
             flow=flow if self.keep_flow else None,
             heatmaps=estimate.heatmaps,
             video_id=frame.video_id,
+            time_s=time_s,
+            raw_keypoints=raw,
         )
 
 
@@ -221,6 +236,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     source; None in tracking-only mode without frames (``poses`` given; only non-flow similarities then).
     config: a ``TrackConfig``, a YAML path or a name in ``configs/track/`` (default ``default``).
     overrides: config keys, as ``association={"memory": 5}``, ``association__memory=5`` or ``device="cuda"``.
+    Keypoints are raw unless ``smoothing={"online": "on"}`` (One-Euro at the source's frame rate); re-entry of
+    lost tracks follows ``association.lost_seconds``.
     detector: a callable Frame -> Boxes, a CLI-style spec ``torchvision`` / ``onnx:PATH`` / ``file:PATH``, or a
     dict of ``detector`` config keys;
     pose_estimator: (image, boxes (N, 4)) -> keypoints (N, K, 2), scores (N, K), with ``layout`` its keypoint
@@ -246,7 +263,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     config, parts = build_components(config, detector=detector, pose_estimator=pose_estimator,
                                      flow_estimator=flow_estimator, layout=layout, tracking_only=poses is not None,
                                      has_frames=source is not None, image_ids=image_ids)
-    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps)
+    fps = frames.info.fps if frames is not None else 0.0
+    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps, fps)
     return _run(tracker, frames, poses, with_frames)
 
 

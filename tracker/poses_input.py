@@ -5,6 +5,9 @@ the order of ``categories[0].keypoints``, optional per-joint ``scores``); any ``
 ids is what tracking-only mode does. ``pose.data.posetrack.read_sequence`` validates complete files and requires
 track ids, so this reader does only the checks tracking needs. Joints written ``0, 0, 0`` are absent (score 0);
 without ``scores``, a present joint's score is its ``v`` (1 for a visible one).
+
+A JSON *list* is read as COCO keypoint results instead (``tracker.poses_coco``: MMPose, Ultralytics, rtmlib output;
+``image_id`` = 0-based frame index), in the COCO-17 layout; anything else is refused with one sentence.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pose.fileio import parse_json_file
-from pose.keypoints import POSETRACK18
+from pose.keypoints import COCO17, POSETRACK18
 from tracker.types import Poses
 
 
@@ -33,15 +36,22 @@ class UntrackedSequence:
     is_labeled: list[bool]
     keypoints: list[np.ndarray]
     scores: list[np.ndarray]
+    layout: str = POSETRACK18.name             # the keypoints' layout (coco17 for COCO results)
+    person_scores: list[np.ndarray] | None = None   # (N_t,) per frame when the file gives them
 
 
-def read_untracked_poses(path: str | Path) -> UntrackedSequence:
+def read_untracked_poses(path: str | Path, num_frames: int | None = None) -> UntrackedSequence:
+    """A PoseTrack 2018 poses file or a COCO results list; ``num_frames`` (the video's length, when known) pads a
+    COCO results sequence to it."""
     path = Path(path)
     if not path.is_file():
         raise PosesFileError(f"poses file {path} does not exist; check the path")
     data = parse_json_file(path, PosesFileError, "poses file", "fix or regenerate it")
+    if isinstance(data, list):
+        return _coco_results(path, data, num_frames)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not data["images"]:
-        raise PosesFileError(f"poses file {path} has no 'images' list; it must be a PoseTrack 2018 file")
+        raise PosesFileError(f"poses file {path} has no 'images' list; give a PoseTrack 2018 file or a COCO "
+                             f"keypoint results list")
     if not isinstance(data.get("annotations", []), list):
         raise PosesFileError(f"poses file {path}: 'annotations' must be a list")
     names = list(POSETRACK18.joints)
@@ -85,8 +95,22 @@ def read_untracked_poses(path: str | Path) -> UntrackedSequence:
     )
 
 
+def _coco_results(path: Path, data: list, num_frames: int | None) -> UntrackedSequence:
+    from tracker.poses_coco import read_coco_results
+
+    keypoints, scores, person_scores = read_coco_results(path, data, PosesFileError, num_frames)
+    n = len(keypoints)
+    return UntrackedSequence(name=path.stem, file_names=[f"images/{path.stem}/{t:06d}.jpg" for t in range(n)],
+                             image_ids=list(range(n)), is_labeled=[True] * n, keypoints=keypoints, scores=scores,
+                             layout=COCO17.name, person_scores=person_scores)
+
+
 def to_poses(sequence: UntrackedSequence, box_extend: float = 0.15) -> list[Poses]:
-    """Per-frame ``Poses`` with boxes around the present joints (for OKS areas and box IoU)."""
+    """Per-frame ``Poses`` with boxes around the present joints (for OKS areas and box IoU); box scores are the
+    file's person scores when it has them, else the mean joint score."""
     from tracker.pipeline import poses_with_boxes
 
-    return [poses_with_boxes(kp, sc, box_extend) for kp, sc in zip(sequence.keypoints, sequence.scores)]
+    poses = [poses_with_boxes(kp, sc, box_extend) for kp, sc in zip(sequence.keypoints, sequence.scores)]
+    if sequence.person_scores is not None:
+        poses = [Poses(p.keypoints, p.scores, p.boxes, s) for p, s in zip(poses, sequence.person_scores)]
+    return poses

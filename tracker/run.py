@@ -29,6 +29,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from flow.errors import FlowError
@@ -48,6 +49,7 @@ from tracker.viz.overlay import OverlayError
 from tracker.ranks import Collector, RankError, rank_device, rank_info, rank_threads
 from tracker.run_summary import RunSummary, config_hash, timing_table, warn_if_config_changed
 from tracker.runner import run_items
+from tracker.outputs import OutputsError, table_sinks
 from tracker.sinks import FORMATS, OverlaySink, PoseTrackSink
 from tracker.timing import StageTimer
 from tracker.video import VideoError
@@ -61,7 +63,7 @@ class OutputError(ValueError):
 
 USER_ERRORS = (VideoError, DetectorError, TrackConfigError, PipelineError, PosesFileError, FlowError,
                CheckpointError, ConfigError, PoseTrackFormatError, OutputError, OverlayError, RankError,
-               PrecisionError, QuantizeError, ExportError)
+               PrecisionError, QuantizeError, ExportError, OutputsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panels", default="", metavar="LIST",
                         help="overlay panels, comma-separated: flow (colour wheel), flow-magnitude, heatmap:ID "
                              "(the heatmaps of track ID)")
+    parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per frame, track and joint (columns in "
+                                                      "the README; several videos: FILE_<video>.csv)")
+    parser.add_argument("--per-track", metavar="DIR", help="also write one JSON per person: DIR/<video>/track_<id>.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="no timing table")
     return parser
@@ -268,7 +273,7 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
     try:
         try:
             if share:
-                written = _track_share(args, config, out, share, fmt, shared, summary, timer)
+                written = _track_share(args, config, out, share, fmt, shared, summary, timer, len(items) > 1)
         except BaseException as error:
             if info.world_size > 1:  # rank 0 may be waiting for this rank's part: say why it stopped
                 summary.failed = str(error) or type(error).__name__
@@ -289,7 +294,7 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
     return written
 
 
-def _track_share(args, config, out, share, fmt, shared, summary, timer) -> list[Path]:
+def _track_share(args, config, out, share, fmt, shared, summary, timer, several: bool = False) -> list[Path]:
     tracking_only = share[0].poses_file is not None
     first_detector = item_detector(config, share[0], shared) if not tracking_only else None
     config, parts = build_components(config, detector=first_detector, tracking_only=tracking_only,
@@ -300,15 +305,21 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer) -> list[
     overlay = _overlay_sink(args, out, config, timer)
     if overlay is not None:
         sinks.append(overlay)
+    sinks += table_sinks(args.csv, args.per_track, config.output.joint_score_threshold, several)
     panels = overlay.options if overlay is not None else None
 
     def track_item(item: WorkItem):
-        given = None
+        given, layout = None, parts.layout
         if item.poses_file is not None:
-            given = to_poses(read_untracked_poses(item.poses_file), config.flow.box_extend)[:item.frames]
+            untracked = read_untracked_poses(item.poses_file, item.frames)
+            given, layout = to_poses(untracked, config.flow.box_extend)[:item.frames], untracked.layout
         detector = (item_detector(config, item, shared) or parts.detector) if not tracking_only else None
-        return track(item.open(), config, detector=detector, pose_estimator=parts.pose_estimator,
-                     flow_estimator=parts.flow_estimator, layout=parts.layout, poses=given, timer=timer,
+        # smoothing.online auto: a video's outputs are smoothed, a submission's and given poses are not
+        smooth = item.poses_file is None and item.reference is None
+        item_config = config if config.smoothing.online != "auto" else config.replace(
+            smoothing=replace(config.smoothing, online="on" if smooth else "off"))
+        return track(item.open(), item_config, detector=detector, pose_estimator=parts.pose_estimator,
+                     flow_estimator=parts.flow_estimator, layout=layout, poses=given, timer=timer,
                      keep_flow=panels is not None and panels.flow_panel != "none",
                      keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
 
@@ -333,6 +344,8 @@ def _check_modes(args, parser: argparse.ArgumentParser) -> None:
         parser.error("--gt-dir needs --images ROOT (the folder its file_names are relative to)")
     if args.gt_dir and (args.video or args.poses):
         parser.error("--gt-dir (submission mode) takes --images only, not --video or --poses")
+    if args.gt_dir and (args.csv or args.per_track):
+        parser.error("--csv and --per-track go with --video, --images FOLDER or --poses, not submission mode")
     if args.video and args.images:
         parser.error("give --video or --images, not both")
     if not (args.video or args.images or args.poses):

@@ -142,7 +142,9 @@ class TrackedFrame:
     draws: the detector's boxes, the boxes propagated from the previous frame by flow, the boxes that NMS
     removed, the flow-propagated previous poses each current pose was matched to (``matched_from``: (N,)
     index into ``propagated_poses`` or -1), and, when asked for, the flow magnitude (H, W), the flow field
-    (H, W, 2) and the pose network's heatmaps (N, K, h, w).
+    (H, W, 2) and the pose network's heatmaps (N, K, h, w). ``time_s``: the frame's time in seconds (index / fps);
+    ``raw_keypoints``: (N, K, 2) the keypoints before smoothing (``tracker.smoothing``) when ``poses`` are smoothed,
+    else None.
     """
 
     index: int
@@ -157,6 +159,8 @@ class TrackedFrame:
     video_id: str = ""
     flow: np.ndarray | None = None
     heatmaps: np.ndarray | None = None
+    time_s: float | None = None
+    raw_keypoints: np.ndarray | None = None
 
     def __post_init__(self):
         ids = np.asarray(self.track_ids, np.int64).reshape(-1)

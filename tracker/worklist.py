@@ -182,8 +182,9 @@ def poses_items(paths: list[Path], image_root: Path | None = None, video: Path |
     from tracker.poses_input import read_untracked_poses
 
     items = []
+    length = open_source(video).info.num_frames if video is not None else None
     for path in paths:
-        untracked = read_untracked_poses(path)
+        untracked = read_untracked_poses(path, length)      # COCO results: padded to the video's length
         count = len(untracked.file_names) if max_frames is None else min(max_frames, len(untracked.file_names))
         source, fps = None, 0.0
         if video is not None:

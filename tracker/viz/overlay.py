@@ -213,8 +213,9 @@ def parse_frame_range(text: str | None, num_frames: int) -> tuple[int, int]:
 
 def render_files(video: str | Path, pred: str | Path, out_dir: str | Path, gt: str | Path | None = None,
                  frames: str | None = None, png: bool = False, sheet: int = 50, write_video: bool = True,
-                 options: RenderOptions | None = None) -> dict[str, Path]:
-    """Render the overlays of a finished run; returns the paths written by kind (video, sheet, frames)."""
+                 options: RenderOptions | None = None, smooth_window: int = 0) -> dict[str, Path]:
+    """Render the overlays of a finished run; returns the paths written by kind (video, sheet, frames).
+    ``smooth_window`` > 0: Savitzky-Golay (order 2) over each finished track first (``tracker.smoothing``)."""
     from pose.data.posetrack import read_sequence
     from tracker.video import open_source
 
@@ -222,6 +223,13 @@ def render_files(video: str | Path, pred: str | Path, out_dir: str | Path, gt: s
     # Videos that are not PoseTrack sequences have free-form names (images/<stem>/<index>.jpg): no name check.
     prediction = read_sequence(pred, role="pred", check_file_names=False)
     predicted = tracked_frames_from_file(prediction)
+    if smooth_window:
+        from tracker.smoothing import savgol_tracks
+
+        try:
+            predicted = savgol_tracks(predicted, smooth_window, order=2)
+        except ValueError as error:
+            raise OverlayError(f"--smooth {smooth_window}: {error}") from None
     truth = ground_truth_frames_from_file(read_sequence(gt, role="gt", check_file_names=False)) if gt else None
     num_frames = source.info.num_frames or len(predicted)
     first, stop = parse_frame_range(frames, min(num_frames, len(predicted)))
@@ -273,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gt-mode", choices=("overlay", "side"), default="overlay")
     parser.add_argument("--flow-panel", choices=("none", "wheel", "magnitude"), default="none")
     parser.add_argument("--show-suppressed", action="store_true")
+    parser.add_argument("--smooth", type=int, default=0, metavar="WINDOW",
+                        help="Savitzky-Golay over each finished track, WINDOW frames (odd, e.g. 9), order 2")
     args = parser.parse_args(argv)
 
     from pose.data.posetrack import PoseTrackFormatError
@@ -282,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         options = RenderOptions(gt_mode=args.gt_mode, flow_panel=args.flow_panel,
                                 draw_suppressed=args.show_suppressed, joint_threshold=0.05)
         written = render_files(args.video, args.pred, args.out, gt=args.gt, frames=args.frames, png=args.png,
-                               sheet=args.sheet, write_video=not args.no_video, options=options)
+                               sheet=args.sheet, write_video=not args.no_video, options=options,
+                               smooth_window=args.smooth)
     except (OverlayError, PoseTrackFormatError, VideoError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

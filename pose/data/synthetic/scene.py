@@ -77,6 +77,10 @@ class Person:
     def root(self, t: int) -> tuple[float, float]:
         return self.x0 + self.velocity * t, self.ground_y
 
+    def yaw_at(self, t: int) -> float:
+        """The way the person faces in frame ``t`` (constant here; scripted people turn, ``synthetic.hard``)."""
+        return self.yaw
+
 
 @dataclass(frozen=True)
 class Scene:
@@ -275,7 +279,8 @@ def render_frame(scene: Scene, t: int, bgr: bool = False) -> tuple[np.ndarray, F
         if root[0] + reach < 0 or root[0] - reach >= width or root[1] - 1.2 * person.height >= height:
             continue
         angles = sp.motion_angles(person.motion, t)
-        points3d = sp.body_points(angles, person.yaw, person.appearance.proportions)
+        yaw = person.yaw_at(t)
+        points3d = sp.body_points(angles, yaw, person.appearance.proportions)
         xy, depth = sp.project(points3d, root, person.height)
         margin = sp.body_extent(person.height, person.appearance.build)
         x0 = max(int(np.floor(xy[:, 0].min() - margin)), 0)
@@ -286,7 +291,7 @@ def render_frame(scene: Scene, t: int, bgr: bool = False) -> tuple[np.ndarray, F
             continue
         face = sp.face_visible(points3d)
         partmap = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        sp.draw_parts(partmap, xy - (x0, y0), depth, person.height, person.yaw, person.appearance, face)
+        sp.draw_parts(partmap, xy - (x0, y0), depth, person.height, yaw, person.appearance, face)
         slot = len(drawn) + 1
         texture_origin = (int(round(root[0])), int(round(root[1])))
         mask = sp.composite(image, owner, partmap, x0, y0, person.appearance, texture_origin, slot)
