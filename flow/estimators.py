@@ -12,7 +12,9 @@ the learned ones).
 * ``flownet2``, ``flownets``, any other ptlflow model name, or ``ptlflow:<name>``: ptlflow; ``checkpoint``,
   ``device``, ``batch_size``.
 
-The OpenCV backends accept and ignore ``device`` and ``batch_size`` (they run on the CPU, one pair at a time).
+The OpenCV backends accept and ignore ``device`` and ``batch_size`` (they run on the CPU, one pair at a time) and
+take no ``checkpoint``. The learned ones run their trained weights unless ``checkpoint`` says otherwise
+(``"random"`` for untrained weights; see ``flow.learned``).
 ``raft_small`` / ``raft_large`` mean torchvision's RAFT; ptlflow's own RAFT is ``ptlflow:raft_small`` or
 ``ptlflow:raft``. The learned backends import torch (and ptlflow) only when asked for.
 """
@@ -49,6 +51,10 @@ def get_estimator(name: str, **options):
         # OpenCV runs on the CPU one pair at a time; these two are accepted so one config fits every backend.
         options.pop("device", None)
         options.pop("batch_size", None)
+        if options.pop("checkpoint", None) is not None:
+            raise FlowError(f"flow backend {name!r} has no weights to load; a checkpoint (flow.checkpoint, "
+                            "--flow-weights) applies to the learned backends only (flownet2, flownets, raft_small, "
+                            "...)")
         return OPENCV_BACKENDS[key](**options)
 
     from flow import learned  # torch is imported only for the learned backends

@@ -6,18 +6,28 @@ works. ``ptlflow`` is imported here only inside :func:`make_ptlflow`, never when
 
 Weights (``checkpoint``):
 
-* ``None``: random initialisation (for tests and timing; the flow is meaningless);
+* ``None`` (the default): the backend's trained weights: ptlflow's ``things`` checkpoint (trained on FlyingChairs
+  and FlyingThings3D, the FlowNet2 schedule) for ``flownet2``, ``flownets`` and the other ptlflow models, and
+  torchvision's default weights for RAFT (``raft_small``: ``C_T_V2``, ``raft_large``: ``C_T_SKHT_V2``);
+* ``"random"``: random initialisation, only when asked for (tests and timing; the flow is meaningless; logged as
+  a warning);
 * a path to a file: a ptlflow checkpoint (``{"state_dict": ...}``) or a plain ``state_dict`` saved with
   ``torch.save(model.state_dict(), path)``; for RAFT a torchvision state dict;
 * a name: a ptlflow checkpoint name of that model (e.g. ``things``, ``sintel``) or a torchvision weights name for
-  RAFT (``C_T_V2``, ``DEFAULT``, ...). Named weights come from the torch hub cache
-  (``<torch hub dir>/checkpoints/<file>``) or are downloaded; offline, one error names the file and where to put it.
+  RAFT (``C_T_V2``, ``DEFAULT``, ...).
+
+Named weights are fetched once into the weights cache of ``posetrack_common.weights_cache`` (the folder of the pose
+weights: ``$POSETRACK_WEIGHTS_DIR`` or ``<torch hub dir>/checkpoints``) and checked against the sha256 digits in
+their file names; offline (``POSETRACK_OFFLINE=1`` or no network) one error names the file, its URL and the folder
+to put it in. The estimator's ``weights`` attribute says which weights it runs.
 """
 from __future__ import annotations
 
 import contextlib
-
+import io
+import logging
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +37,15 @@ import torch.nn.functional as F
 
 from flow.classical import check_pair
 from flow.errors import FlowError
+from posetrack_common import weights_cache
+
+logger = logging.getLogger(__name__)
+
+# checkpoint="random": untrained weights, only when asked for.
+RANDOM = "random"
+# The ptlflow checkpoint a ptlflow model runs by default: trained on FlyingChairs + FlyingThings3D, the training
+# schedule of the FlowNet 2.0 paper (Ilg et al. 2017).
+PTLFLOW_DEFAULT_CHECKPOINT = "things"
 
 # torchvision RAFT works at 1/8 resolution (torchvision/models/optical_flow/raft.py checks H, W % 8 == 0).
 RAFT_STRIDE = 8
@@ -49,17 +68,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def hub_checkpoint_path(url: str) -> Path:
-    """Where torch hub keeps (and looks for) the file of a download URL."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+def fetch_named(what: str, url: str) -> Path:
+    """The local file of named flow weights: from the weights cache, or downloaded there once, sha256 checked
+    against the digits in the file name; offline, a FlowError naming the file, the URL and the folder."""
+    return weights_cache.fetch(what, os.path.basename(url), url, weights_cache.hash_in_file_name(url),
+                               progress=False, error=FlowError)
 
 
-def _offline_error(what: str, url: str, exc: Exception) -> FlowError:
-    target = hub_checkpoint_path(url)
-    return FlowError(
-        f"could not download {what} ({type(exc).__name__}: {exc}); on a machine with internet fetch {url} and put "
-        f"the file {target.name} at {target}, or pass checkpoint=PATH to a local file"
-    )
+def _warn_random(name: str) -> str:
+    logger.warning("flow model %s runs with random weights (checkpoint='random'): its flow is meaningless", name)
+    return "random (untrained)"
 
 
 def _load_file(path: Path) -> dict:
@@ -98,10 +116,11 @@ class TorchFlow:
     """
 
     def __init__(self, name: str, model: torch.nn.Module, forward, stride: int, device: torch.device,
-                 batch_size: int = 4, min_size: int = 0):
+                 batch_size: int = 4, min_size: int = 0, weights: str = ""):
         if batch_size < 1:
             raise FlowError(f"batch_size must be at least 1, got {batch_size}")
         self.name = name
+        self.weights = weights  # which weights it runs, for run headers: "ptlflow 'things' (file)", a path, random
         self.model = model.to(device).eval()
         self.autocast: torch.dtype | None = None   # a GPU's fp16/bf16 autocast for the forward (set by the tracker)
         self._forward = forward
@@ -144,14 +163,20 @@ class TorchFlow:
         return np.ascontiguousarray(flow.permute(0, 2, 3, 1).float().cpu().numpy())
 
     def __repr__(self) -> str:
-        return f"TorchFlow({self.name!r}, device={str(self.device)!r}, batch_size={self.batch_size})"
+        return (f"TorchFlow({self.name!r}, weights={self.weights!r}, device={str(self.device)!r}, "
+                f"batch_size={self.batch_size})")
 
 
 # ---------------------------------------------------------------------------------------------------------- ptlflow
 
 def _import_ptlflow():
+    # ptlflow's import prints notes about optional CUDA extensions ("alt_cuda_corr is not compiled", "xFormers not
+    # available", timm deprecation warnings) that say nothing about this run: they are kept off the console.
     try:
-        import ptlflow
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import ptlflow
     except ImportError as exc:
         raise FlowError(
             f"ptlflow flow models need the ptlflow package ({exc}); install it with "
@@ -167,7 +192,8 @@ def ptlflow_model_names() -> list[str]:
 
 def make_ptlflow(model_name: str, checkpoint: str | os.PathLike | None = None, device=None,
                  batch_size: int = 4) -> TorchFlow:
-    """A ptlflow model by name (``flownet2``, ``flownets``, ``raft``, ...), random weights unless ``checkpoint``."""
+    """A ptlflow model by name (``flownet2``, ``flownets``, ``raft``, ...) with the weights of ``checkpoint`` (see
+    the module docstring; default: its ``things`` checkpoint)."""
     ptlflow = _import_ptlflow()
     names = ptlflow.get_model_names()
     if model_name not in names:
@@ -180,42 +206,47 @@ def make_ptlflow(model_name: str, checkpoint: str | os.PathLike | None = None, d
         raise FlowError(f"ptlflow could not build model {model_name!r} ({type(exc).__name__}: {exc}); "
                         "choose another model or build it once where it can download what it needs") from None
 
-    if checkpoint is not None:
+    named = getattr(model_ref, "pretrained_checkpoints", {}) or {}
+    if checkpoint is None:
+        if PTLFLOW_DEFAULT_CHECKPOINT not in named:
+            raise FlowError(f"ptlflow model {model_name!r} has no {PTLFLOW_DEFAULT_CHECKPOINT!r} checkpoint to run "
+                            f"by default; pass a checkpoint name ({', '.join(named) or 'none'}), a file, or "
+                            f"'{RANDOM}' for untrained weights")
+        checkpoint = PTLFLOW_DEFAULT_CHECKPOINT
+    if str(checkpoint) == RANDOM:
+        weights = _warn_random(model_name)
+    else:
         if (error := _missing_file_error(checkpoint)) is not None:
             raise error
         path = Path(checkpoint).expanduser()
-        named = getattr(model_ref, "pretrained_checkpoints", {}) or {}
-        if path.is_file():
-            state = _load_file(path)
-            state_dict = state["state_dict"] if isinstance(state, dict) and "state_dict" in state else state
-            _load_state_dict(model, state_dict, str(path), model_name)
-        elif str(checkpoint) in named:
-            url = named[str(checkpoint)]
-            try:
-                state = torch.hub.load_state_dict_from_url(
-                    url, model_dir=str(hub_checkpoint_path(url).parent), map_location="cpu", check_hash=True,
-                    weights_only=True, progress=False)
-            except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch
-                raise _offline_error(f"ptlflow checkpoint {checkpoint!r} of {model_name}", url, exc) from None
-            _load_state_dict(model, state["state_dict"], str(checkpoint), model_name)
+        if str(checkpoint) in named and not path.is_file():
+            path = fetch_named(f"flow weights {str(checkpoint)!r} of {model_name}", named[str(checkpoint)])
+            weights = f"ptlflow {str(checkpoint)!r} ({path.name})"
+        elif path.is_file():
+            weights = str(path)
         else:
             choices = ", ".join(named) or "none"
             raise FlowError(f"checkpoint {str(checkpoint)!r} is neither a file nor a {model_name} checkpoint name "
-                            f"(named checkpoints: {choices}); pass an existing path or one of the names")
+                            f"(named checkpoints: {choices}); pass an existing path, one of the names or "
+                            f"'{RANDOM}'")
+        state = _load_file(path)
+        state_dict = state["state_dict"] if isinstance(state, dict) and "state_dict" in state else state
+        _load_state_dict(model, state_dict, str(checkpoint), model_name)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         # ptlflow models take BGR in [0, 1] (they read frames with cv2) as {"images": (B, 2, 3, H, W)}.
         return model({"images": images.flip(2)})["flows"][:, 0]
 
     return TorchFlow(f"ptlflow:{model_name}", model, forward, int(getattr(model, "output_stride", 64)), device,
-                     batch_size)
+                     batch_size, weights=weights)
 
 
 # ------------------------------------------------------------------------------------------------ torchvision RAFT
 
 def make_torchvision_raft(variant: str = "raft_small", checkpoint: str | os.PathLike | None = None, device=None,
                           batch_size: int = 4, iterations: int = RAFT_ITERATIONS) -> TorchFlow:
-    """torchvision RAFT (``raft_small`` or ``raft_large``), random weights unless ``checkpoint``."""
+    """torchvision RAFT (``raft_small`` or ``raft_large``) with the weights of ``checkpoint`` (see the module
+    docstring; default: torchvision's default weights of that variant)."""
     from torchvision.models import optical_flow
 
     builders = {"raft_small": (optical_flow.raft_small, optical_flow.Raft_Small_Weights),
@@ -226,26 +257,29 @@ def make_torchvision_raft(variant: str = "raft_small", checkpoint: str | os.Path
     device = resolve_device(device)
     model = build(weights=None, progress=False)
 
-    if checkpoint is not None:
+    weight_names = [w.name for w in weights_enum] + ["DEFAULT"]
+    checkpoint = "DEFAULT" if checkpoint is None else checkpoint
+    if str(checkpoint) == RANDOM:
+        weights = _warn_random(variant)
+    else:
         if (error := _missing_file_error(checkpoint)) is not None:
             raise error
         path = Path(checkpoint).expanduser()
-        weight_names = [w.name for w in weights_enum] + ["DEFAULT"]
-        if path.is_file():
-            _load_state_dict(model, _load_file(path), str(path), variant)
-        elif str(checkpoint) in weight_names:
-            weights = weights_enum.DEFAULT if str(checkpoint) == "DEFAULT" else weights_enum[str(checkpoint)]
-            try:
-                state_dict = weights.get_state_dict(progress=False, check_hash=True)
-            except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch
-                raise _offline_error(f"torchvision weights {weights} for {variant}", weights.url, exc) from None
-            _load_state_dict(model, state_dict, str(weights), variant)
+        if str(checkpoint) in weight_names and not path.is_file():
+            named = weights_enum.DEFAULT if str(checkpoint) == "DEFAULT" else weights_enum[str(checkpoint)]
+            path = fetch_named(f"flow weights {named} of {variant}", named.url)
+            weights = f"torchvision {named} ({path.name})"
+        elif path.is_file():
+            weights = str(path)
         else:
             raise FlowError(f"checkpoint {str(checkpoint)!r} is neither a file nor a torchvision {variant} weights "
-                            f"name ({', '.join(weight_names)}); pass an existing path or one of the names")
+                            f"name ({', '.join(weight_names)}); pass an existing path, one of the names or "
+                            f"'{RANDOM}'")
+        _load_state_dict(model, _load_file(path), str(checkpoint), variant)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         images = images * 2.0 - 1.0  # torchvision's OpticalFlow preset: [0, 1] -> [-1, 1]
         return model(images[:, 0].contiguous(), images[:, 1].contiguous(), num_flow_updates=iterations)[-1]
 
-    return TorchFlow(variant, model, forward, RAFT_STRIDE, device, batch_size, min_size=RAFT_MIN_SIZE)
+    return TorchFlow(variant, model, forward, RAFT_STRIDE, device, batch_size, min_size=RAFT_MIN_SIZE,
+                     weights=weights)

@@ -2,7 +2,8 @@
 
 Simple Baselines (Xiao et al. 2018, sec. 3.2), used by HRNet for PoseTrack: the keypoints of each person in frame
 t-1 are moved to frame t by the optical flow, a box is taken around them and extended by 15 %, and these propagated
-boxes join the detector's boxes for frame t.
+boxes join the detector's boxes for frame t. The 15 % is read as in ``posetrack_common.boxes`` (width and height
+grow by 15 % about the centre), the same box as the PoseTrack training crops.
 
 Conventions (plain arrays, no ``pose`` import):
 
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Simple Baselines sec. 3.2: the box around the propagated keypoints is "extended by 15%"; DESIGN.md: each side.
-BOX_ENLARGE = 0.15
+from posetrack_common.boxes import PERSON_BOX_EXTEND, extend_boxes
+
+# Simple Baselines sec. 3.2: "expand that box by some extend (15% in experiments)" (see posetrack_common.boxes).
+BOX_ENLARGE = PERSON_BOX_EXTEND
 
 
 def _check_flow(flow: np.ndarray) -> np.ndarray:
@@ -111,11 +114,12 @@ def boxes_from_keypoints(
     enlarge: float = BOX_ENLARGE,
     min_joints: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Person boxes around the joints scored above ``score_threshold``, each side pushed out by ``enlarge``.
+    """Person boxes around the joints scored above ``score_threshold``, enlarged by ``enlarge`` in length.
 
     keypoints: (N, K, 2); scores: (N, K); image_shape: (H, W). The tight box of the selected joints grows by
-    ``enlarge * width`` left and right and ``enlarge * height`` top and bottom (default 0.15, the paper's 15 %), then
-    is clipped to ``[0, W] x [0, H]``. ``score_threshold`` is ours (the paper gives none; the tracker config sets it).
+    ``enlarge`` in width and height about its centre (``posetrack_common.boxes.extend_boxes``; default 0.15, the
+    paper's 15 %), then is clipped to ``[0, W] x [0, H]``. ``score_threshold`` is ours (the paper gives none; the
+    tracker config sets it).
     Returns boxes (N, 4) float32 xyxy and ``valid`` (N,) bool: False (box all zeros) for a person with fewer than
     ``min_joints`` selected joints or a box of zero area.
     """
@@ -131,10 +135,9 @@ def boxes_from_keypoints(
     boxes = np.zeros((len(keypoints), 4), np.float64)
     has = count > 0
     if has.any():
-        x1, x2 = np.nanmin(x[has], axis=1), np.nanmax(x[has], axis=1)
-        y1, y2 = np.nanmin(y[has], axis=1), np.nanmax(y[has], axis=1)
-        dw, dh = (x2 - x1) * enlarge, (y2 - y1) * enlarge
-        boxes[has] = np.stack([x1 - dw, y1 - dh, x2 + dw, y2 + dh], axis=1)
+        tight = np.stack([np.nanmin(x[has], axis=1), np.nanmin(y[has], axis=1),
+                          np.nanmax(x[has], axis=1), np.nanmax(y[has], axis=1)], axis=1)
+        boxes[has] = extend_boxes(tight, enlarge)
     boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
     valid = (count >= max(min_joints, 1)) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])

@@ -16,9 +16,7 @@ Every problem with a checkpoint raises one :class:`CheckpointError` whose messag
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +26,8 @@ import numpy as np
 import torch
 import yaml
 from torch import nn
+
+from posetrack_common import weights_cache
 
 logger = logging.getLogger(__name__)
 
@@ -272,40 +272,13 @@ def get_weights_entry(name: str) -> WeightsEntry:
 
 
 def weights_dir() -> Path:
-    """Where named weights are cached: ``$POSETRACK_WEIGHTS_DIR`` or ``torch.hub.get_dir()/checkpoints``."""
-    override = os.environ.get("POSETRACK_WEIGHTS_DIR")
-    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def _offline(offline: bool | None) -> bool:
-    if offline is not None:
-        return offline
-    return os.environ.get("POSETRACK_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Where named weights are cached (``posetrack_common.weights_cache``, shared with the flow checkpoints)."""
+    return weights_cache.weights_dir()
 
 
 def verify_sha256(path: Path, expected: str | None, name: str = "") -> None:
-    """Raise :class:`CheckpointError` if the file's sha256 does not start with ``expected``; skip when None.
-
-    ``name``: how to call the file in messages (default: its path).
-    """
-    name = name or str(path)
-    if not expected:
-        logger.warning("no sha256 is known for %s; its integrity is not checked", Path(name).name)
-        return
-    actual = sha256_of(path)
-    if not actual.startswith(expected.lower()):
-        raise CheckpointError(
-            f"{name} has sha256 {actual[:16]}... but {expected[:16]}... was expected; the file is corrupt or "
-            "another version: delete it and download it again"
-        )
+    """Raise :class:`CheckpointError` if the file's sha256 does not start with ``expected``; skip when None."""
+    weights_cache.verify_sha256(path, expected, name, error=CheckpointError)
 
 
 def fetch_weights(name: str, offline: bool | None = None, progress: bool = True) -> Path:
@@ -322,35 +295,8 @@ def fetch_weights(name: str, offline: bool | None = None, progress: bool = True)
             )
         verify_sha256(path, entry.sha256)
         return path
-    folder = weights_dir()
-    path = folder / entry.file
-    if path.is_file():
-        verify_sha256(path, entry.sha256)
-        return path
-    where = f"download it from {entry.url} and " if entry.url else "get it (no public download URL is known) and "
-    if _offline(offline) or not entry.url:
-        reason = "downloads are off (offline mode)" if entry.url else f"{entry.file} cannot be downloaded automatically"
-        raise CheckpointError(
-            f"weights {name!r} need the file {entry.file}, which is not in {folder} and {reason}; "
-            f"{where}put it in {folder} (or set POSETRACK_WEIGHTS_DIR to its folder)"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        torch.hub.download_url_to_file(entry.url, str(partial), progress=progress)
-    except Exception as error:
-        partial.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"could not download {entry.file} from {entry.url} ({type(error).__name__}: {str(error)[:120]}); "
-            f"download it by hand and put it in {folder}"
-        ) from None
-    try:
-        verify_sha256(partial, entry.sha256, name=f"{entry.file} downloaded from {entry.url}")
-    except CheckpointError:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, path)
-    return path
+    return weights_cache.fetch(f"weights {name!r}", entry.file, entry.url, entry.sha256, offline=offline,
+                               progress=progress, error=CheckpointError)
 
 
 def resolve_weights(weights: str | Path, offline: bool | None = None) -> Path:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from posetrack_common.boxes import PERSON_BOX_EXTEND
+
 def _config_root() -> Path:
     """configs/ beside the packages in a checkout; in a non-editable install, the package posetrack_configs."""
     checkout = Path(__file__).resolve().parent.parent / "configs"
@@ -63,7 +65,7 @@ class DataConfig:
     box_padding: float = 1.25                  # box -> scale enlargement of the official code
     workers: int = 4
     # Added for training (issue 4):
-    keypoint_box_extend: float = 0.15          # PoseTrack training boxes: keypoints' box grown 15% in length
+    keypoint_box_extend: float = PERSON_BOX_EXTEND  # PoseTrack training boxes: keypoints' box 15% longer
 
 
 @dataclass

@@ -115,11 +115,17 @@ class TopDownPoseEstimator:
 
     @classmethod
     def from_config(
-        cls, name: str | Path | Config, weights: str | Path | None = None, device: str = "cpu", **options
+        cls, name: str | Path | Config, weights: str | Path | None = None, device: str = "cpu", layout: str = "",
+        **options
     ) -> "TopDownPoseEstimator":
         """An estimator for a config name/path (``coco_w32_256x192``) and weights: a checkpoint or registry name
-        (HRNet from ``pose.build_model``) or an ``.onnx`` file (ONNX Runtime), see ``pose.runtime.load_runner``."""
+        (HRNet from ``pose.build_model``) or an ``.onnx`` file (ONNX Runtime), see ``pose.runtime.load_runner``.
+        Flip pairs and joints follow the weights' keypoint layout (``pose.weights_layout``: ``layout`` if given, else
+        the registry entry of named weights, else the config), which ``estimator.config.model.keypoints`` holds."""
+        from pose.weights_layout import config_for_weights
+
         config = name if isinstance(name, Config) else load_config(name)
+        config = config_for_weights(config, weights, layout)
         runner_options = {k: options.pop(k) for k in ("channels_last", "fuse_bn", "compile") if k in options}
         precision, runtime = options.pop("precision", "fp32"), options.pop("runtime", "pytorch")
         if (precision, runtime) != ("fp32", "pytorch"):

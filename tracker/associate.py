@@ -8,12 +8,14 @@ The similarity is selectable, for the paper's ablation (``AssociationConfig.simi
 
 - ``box_iou``: IoU of the current pose's box with the track's last box (no flow);
 - ``oks``: OKS of the current pose with the track's last pose (no flow);
-- ``flow_oks``: OKS with the track's last pose moved to frame t by flow;
-- ``multi_flow_oks``: OKS with every stored pose of the track (all frames of the memory), each moved to frame t by
-  flow; a track's similarity is the best of them.
+- ``flow_oks``: the paper's S_flow, OKS with the poses of frame t-1 moved to frame t by flow (two frames only: a
+  track missing from frame t-1 cannot be matched);
+- ``multi_flow_oks``: the paper's S_multi-flow, OKS with every stored pose of the track (all frames of the memory),
+  each moved to frame t by flow; a track's similarity is the best of them.
 
-Memory: a track unseen for up to ``memory`` (L) consecutive frames can still be matched; poses older than that are
-forgotten, so the state is bounded whatever the video length.
+Memory: with ``multi_flow_oks``, ``oks`` and ``box_iou`` a track unseen for up to ``memory`` (L) consecutive frames
+can still be matched (``oks`` and ``box_iou`` compare with its latest pose); poses older than that are forgotten, so
+the state is bounded whatever the video length.
 """
 from __future__ import annotations
 
@@ -129,6 +131,7 @@ class Associator:
         self._poses = Poses.empty(k)           # stored poses, moved to the last frame seen when flow is used
         self._ids = np.zeros(0, np.int64)      # (P,) track id of each stored pose
         self._frames = np.zeros(0, np.int64)   # (P,) frame each stored pose was estimated in
+        self._previous_frame: int | None = None  # index of the frame of the last step (frame t-1)
         self.reentry = Reentry(config, joint_names) if config.lost_seconds > 0 and joint_names else None
 
     @property
@@ -175,6 +178,7 @@ class Associator:
         track_ids[new] = self.next_id + np.arange(new.sum())
         self.next_id += int(new.sum())
         self._remember(frame_index, poses, track_ids)
+        self._previous_frame = frame_index
         if self.reentry is not None:
             self.reentry.observe(time_s, track_ids)
         return Association(track_ids, matched_from, candidate_poses)
@@ -186,10 +190,12 @@ class Associator:
             self._poses, self._ids, self._frames = self._poses.select(keep), self._ids[keep], self._frames[keep]
 
     def _candidates(self) -> np.ndarray:
-        """Indices of the stored poses to compare with: all of them for multi-frame flow OKS, else each track's
-        latest."""
+        """Indices of the stored poses to compare with: all of them for multi-frame flow OKS, those of frame t-1
+        for flow OKS (S_flow is a two-frame similarity), else each track's latest."""
         if self.config.similarity == "multi_flow_oks" or not len(self._ids):
             return np.arange(len(self._ids))
+        if self.config.similarity == "flow_oks":
+            return np.flatnonzero(self._frames == self._previous_frame)
         # latest pose per track: sort by (track, frame) and take the last row of each track
         order = np.lexsort((self._frames, self._ids))
         last = np.r_[self._ids[order][1:] != self._ids[order][:-1], True]

@@ -25,16 +25,22 @@ class PipelineError(ValueError):
 def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimator, str]:
     """The top-down estimator of ``config.pose`` (HRNet, or an ``.onnx`` model), in the precision and runtime of
     ``config.inference`` (``pose.runtime_choice``; the choice is the estimator's ``choice``), and its keypoint
-    layout name."""
+    layout name.
+
+    The layout is the weights' own (``pose.weights_layout``: ``pose.layout``, else the registry entry of named
+    weights, else the pose config) and sets both the estimator's flip pairs and the tracker's joints.
+    """
     from pose.config import load_config
     from pose.inference import TopDownPoseEstimator
     from pose.runtime_choice import load_precision_runner
+    from pose.weights_layout import config_for_weights
 
     cfg = config.pose
     if not cfg.weights:
         raise PipelineError("no pose weights given; pass --pose-weights PATH_OR_NAME (or set pose.weights; "
                             "'random' runs untrained weights, for testing only)")
     pose_config = load_config(cfg.model or _registry_field(cfg.weights, "config") or DEFAULT_POSE_MODEL)
+    pose_config = config_for_weights(pose_config, cfg.weights, cfg.layout)
     weights = None if cfg.weights == "random" else cfg.weights
     inference = config.inference
     runner, choice = load_precision_runner(pose_config, weights, device, inference.precision, inference.runtime,
@@ -42,8 +48,7 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
     estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, **options)
     estimator.choice = choice
-    layout = cfg.layout or _registry_field(cfg.weights, "keypoints") or pose_config.model.keypoints
-    return estimator, get_layout(layout).name
+    return estimator, pose_config.model.keypoints
 
 
 def _registry_field(weights: str, field: str) -> str:
@@ -57,10 +62,12 @@ def _registry_field(weights: str, field: str) -> str:
 
 
 def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
-    """The optical flow of ``config.flow`` (``flow.get_estimator`` checks the name and options)."""
+    """The optical flow of ``config.flow`` (``flow.get_estimator`` checks the name and options); a learned backend
+    with the weights of ``flow.checkpoint`` ("" = its trained weights)."""
     from flow import get_estimator
 
-    return get_estimator(config.flow.name, device=device)  # the OpenCV backends ignore ``device``
+    # the OpenCV backends ignore ``device`` and refuse a checkpoint
+    return get_estimator(config.flow.name, device=device, checkpoint=config.flow.checkpoint or None)
 
 
 @dataclass

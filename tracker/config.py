@@ -16,6 +16,7 @@ import yaml
 from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
 from pose.config import apply_overrides as apply_config_overrides  # one override parser for both configs
 from pose.precision import PRECISIONS, RUNTIMES
+from posetrack_common.boxes import PERSON_BOX_EXTEND
 
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -50,7 +51,7 @@ class PoseConfig(_Section):
     weights: str = ""                          # checkpoint path or registry name; "random" = untrained weights
     flip_test: bool = True                     # HRNet test setting: average with the flipped image's heatmaps
     batch_size: int = 0                        # crops per forward pass, flipped copies included; 0 = 8 on CPU, 64 on GPU
-    layout: str = ""                           # model's keypoint layout; "" = from the pose config
+    layout: str = ""                           # weights' keypoint layout; "" = registry entry, else pose config
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ class InferenceConfig(_Section):
 @dataclass(frozen=True)
 class FlowConfig(_Section):
     name: str = "dis"                          # flow.get_estimator name: dis, farneback, tvl1, flownet2, ...
+    checkpoint: str = ""                       # learned backends' weights: "" = trained, "random", a name or path
     propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
-    box_extend: float = 0.15                   # FlowTrack: box of the propagated joints enlarged by 15%
+    box_extend: float = PERSON_BOX_EXTEND      # propagated box: joints' box 15% longer (posetrack_common.boxes)
     box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box
-    propagated_box_score: float = 0.9          # propagated box score = previous box score x this (then box threshold)
+    propagated_box_score: float = 0.9          # x previous box score per detector frame missing the person
     min_box_joints: int = 2                    # a previous pose with fewer such joints propagates no box
 
 

@@ -4,7 +4,7 @@ Per frame t (``Tracker.step``):
 
 1. detect person boxes (every ``detector.every``-th frame);
 2. optical flow from frame t-1 to t (when box propagation or a flow similarity needs it);
-3. move the poses of frame t-1 by the flow and take a box around each (+15 %), the "propagated" boxes;
+3. move the poses of frame t-1 by the flow and take a box around each (15 % longer), the "propagated" boxes;
 4. box NMS over detected + propagated boxes;
 5. top-down HRNet on the kept boxes (one batch per frame, flip test);
 6. association: similarity to the recent tracks' (flow-moved) poses, greedy matching, new ids for the rest;
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flow.propagate import boxes_from_keypoints, propagate_boxes
+from flow.propagate import BOX_ENLARGE, boxes_from_keypoints, propagate_boxes
 from pose.keypoints import POSETRACK18, get_layout
 from pose.similarity import oks_nms
 from tracker.associate import DEFAULT_FPS, FLOW_SIMILARITIES, Associator
@@ -102,8 +102,11 @@ class Tracker:
         with self.timer("flow"):
             return np.asarray(self.flow_estimator(self._previous_image, frame.image), np.float32)
 
-    def _propagated_boxes(self, flow: np.ndarray | None) -> Boxes:
-        """Boxes around the previous frame's poses moved by the flow, +15 % a side (FlowTrack)."""
+    def _is_detector_frame(self, frame: Frame) -> bool:
+        return frame.index % self.config.detector.every == 0
+
+    def _propagated_boxes(self, flow: np.ndarray | None, detector_frame: bool) -> Boxes:
+        """Boxes around the previous frame's poses moved by the flow, enlarged by ``flow.box_extend`` (FlowTrack)."""
         previous = self._previous_poses
         if flow is None or previous is None or not len(previous) or not self.config.flow.propagate:
             return Boxes.empty()
@@ -111,19 +114,23 @@ class Tracker:
         with self.timer("propagate"):
             moved = propagate_boxes(previous.keypoints, previous.scores, flow, cfg.box_joint_threshold, cfg.box_extend,
                                     cfg.min_box_joints)
-            scores = previous.box_scores * cfg.propagated_box_score
-            # a propagated box goes where a detected one would: below the box threshold it is dropped, so with
-            # propagated_box_score < 1 a person carried by flow alone fades out after a few frames
+            # A propagated box loses score once per detector frame that does not find the person again (its
+            # detection would win the NMS), not once per frame: between detector frames (detector.every > 1) the
+            # flow carries the person at its last score. Below the box threshold it is dropped, so a person the
+            # detector keeps missing fades out after a few detector frames.
+            decay = cfg.propagated_box_score if detector_frame else 1.0
+            scores = previous.box_scores * decay
             valid = moved.valid & (scores >= self.config.detector.score_threshold)
             return Boxes(moved.boxes[valid], scores[valid], np.full(int(valid.sum()), SOURCE_PROPAGATED, np.int8))
 
     def _estimate(self, frame: Frame, flow: np.ndarray | None) -> FrameEstimate:
         """Steps 1-5: poses of this frame, with the detected, propagated and suppressed boxes."""
         detected = Boxes.empty()
-        if frame.index % self.config.detector.every == 0:
+        detector_frame = self._is_detector_frame(frame)
+        if detector_frame:
             with self.timer("detect"):
                 detected = self.detector(frame)
-        propagated = self._propagated_boxes(flow)
+        propagated = self._propagated_boxes(flow, detector_frame)
         with self.timer("nms"):
             merged = merge_boxes(detected, propagated, self.config.nms.iou_threshold)
         kept, suppressed = merged.kept, merged.suppressed
@@ -284,9 +291,10 @@ def run_frames(tracker: Tracker, frames: Iterable[Frame], poses: Sequence[Poses]
         yield frame, tracked
 
 
-def poses_with_boxes(keypoints: np.ndarray, scores: np.ndarray, box_extend: float = 0.15,
+def poses_with_boxes(keypoints: np.ndarray, scores: np.ndarray, box_extend: float = BOX_ENLARGE,
                      joint_threshold: float = 0.0) -> Poses:
-    """Poses (N, K, 2), (N, K) given without boxes, with boxes around their joints (+``box_extend`` each side) and
+    """Poses (N, K, 2), (N, K) given without boxes, with boxes around their joints (grown by ``box_extend`` in
+    width and height, as propagated boxes) and
     box scores = mean joint score (tracking-only mode)."""
     keypoints = np.asarray(keypoints, np.float32)
     scores = np.asarray(scores, np.float32)

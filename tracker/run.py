@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pose-weights", help="pose checkpoint path or registry name ('random' for tests), or an "
                                                ".onnx pose model (with --pose-model, the config describing it)")
     parser.add_argument("--flow", help="flow backend: dis, farneback, tvl1, flownet2, flownets, ...")
+    parser.add_argument("--flow-weights", metavar="NAME_OR_PATH",
+                        help="weights of a learned flow backend (default: its trained checkpoint; a checkpoint name "
+                             "such as things, a file, or 'random' for untrained weights)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (cuda in a sharded run: cuda:LOCAL_RANK)")
     parser.add_argument("--precision", help="auto, fp32, bf16, fp16 or int8: number format of the pose network "
                                             "(auto: the fastest this device does natively)")
@@ -117,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args) -> TrackConfig:
     """The track config with the CLI flags applied (flags override ``--set``, which overrides the YAML)."""
     overrides = list(args.set)
-    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name", "device": "device",
+    flag_keys = {"pose_model": "pose.model", "pose_weights": "pose.weights", "flow": "flow.name",
+                 "flow_weights": "flow.checkpoint", "device": "device",
                  "precision": "inference.precision", "runtime": "inference.runtime"}
     for flag, key in flag_keys.items():
         value = getattr(args, flag)
@@ -127,6 +131,19 @@ def resolve_config(args) -> TrackConfig:
     if args.detector:
         config = config.replace(detector=parse_detector_spec(args.detector, config.detector))
     return config
+
+
+def print_flow_header(parts: Components) -> None:
+    """The run header's flow line on stderr: which weights a learned flow backend runs (random ones said loudly)."""
+    weights = getattr(parts.flow_estimator, "weights", "")
+    if not weights:
+        return  # no flow, or an OpenCV backend (no weights)
+    name = getattr(parts.flow_estimator, "name", "")
+    if weights.startswith("random"):
+        print(f"flow: {name} with RANDOM weights (flow.checkpoint: random): the flow is meaningless; for testing only",
+              file=sys.stderr)
+    else:
+        print(f"flow: {name} with weights {weights}", file=sys.stderr)
 
 
 def check_output_folder(out: Path) -> None:
@@ -282,6 +299,7 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer, several:
     first_detector = item_detector(config, share[0], shared) if not tracking_only else None
     config, parts = build_components(config, detector=first_detector, tracking_only=tracking_only,
                                      has_frames=share[0].source is not None)
+    print_flow_header(parts)
     _note_precision(timer, parts, args)
     sinks = [PoseTrackSink(out, fmt, config.output.joint_score_threshold)]
     overlay = _overlay_sink(args, out, config, timer)

@@ -5,8 +5,8 @@ Layout (the official ``posetrack_data`` folder): ``ROOT/annotations/<set>/*.json
 files name them (``images/<set>/<sequence>/<frame>.jpg``).
 
 Only labelled frames are used. A person's box is the box of its annotated joints grown by 15% in length (width
-and height, about the centre; FlowTrack's setting), then fixed to the crop's aspect ratio and padded by 1.25 as
-for COCO. People with fewer than two annotated joints have no box and are skipped. Joints are in the
+and height, about the centre; HRNet sec. 4.3, read as in ``posetrack_common.boxes``, the same box the tracker
+propagates), then fixed to the crop's aspect ratio and padded by 1.25 as for COCO. People with fewer than two annotated joints have no box and are skipped. Joints are in the
 ``POSETRACK18`` order (17, the ears never annotated), so a COCO model fine-tunes without changing its head.
 
 For validation inside training, :func:`posetrack_coco_gt` turns the labelled frames into an in-memory
@@ -25,6 +25,7 @@ from pose.data.dataset import DatasetError, PersonSample
 from pose.data.posetrack import PoseTrackSequence, read_sequence_dir
 from pose.keypoints import POSETRACK18
 from pose.transforms import aspect_ratio_of, box_to_center_scale
+from posetrack_common.boxes import PERSON_BOX_EXTEND, extend_boxes
 
 
 def posetrack_annotation_dir(root: str | Path, image_set: str) -> Path:
@@ -44,22 +45,20 @@ def annotated(keypoints: np.ndarray) -> np.ndarray:
     return np.any(keypoints != 0, axis=1)
 
 
-def keypoint_box(keypoints: np.ndarray, extend: float = 0.15) -> np.ndarray | None:
-    """``[x, y, w, h]`` of the annotated joints, grown by ``extend`` in width and height, or None (< 2 joints
-    or a zero-size box)."""
+def keypoint_box(keypoints: np.ndarray, extend: float = PERSON_BOX_EXTEND) -> np.ndarray | None:
+    """``[x, y, w, h]`` of the annotated joints, grown by ``extend`` in width and height about the centre, or None
+    (< 2 joints or a zero-size box)."""
     points = keypoints[annotated(keypoints), :2]
     if len(points) < 2:
         return None
-    low, high = points.min(axis=0), points.max(axis=0)
-    size = (high - low) * (1.0 + extend)
-    if np.any(size <= 0):
+    x1, y1, x2, y2 = extend_boxes(np.concatenate([points.min(axis=0), points.max(axis=0)]), extend)[0]
+    if x2 <= x1 or y2 <= y1:
         return None
-    center = (low + high) / 2
-    return np.concatenate([center - size / 2, size])
+    return np.array([x1, y1, x2 - x1, y2 - y1])
 
 
 def posetrack_people(sequences: list[PoseTrackSequence], image_root: str | Path, image_size: tuple[int, int],
-                     box_extend: float = 0.15, box_padding: float = 1.25) -> list[PersonSample]:
+                     box_extend: float = PERSON_BOX_EXTEND, box_padding: float = 1.25) -> list[PersonSample]:
     """Every boxable person of every labelled frame, joints in POSETRACK18 order."""
     image_root = Path(image_root)
     aspect = aspect_ratio_of(image_size)
@@ -81,7 +80,7 @@ def posetrack_people(sequences: list[PoseTrackSequence], image_root: str | Path,
     return people
 
 
-def posetrack_coco_gt(sequences: list[PoseTrackSequence], box_extend: float = 0.15):
+def posetrack_coco_gt(sequences: list[PoseTrackSequence], box_extend: float = PERSON_BOX_EXTEND):
     """A pycocotools ``COCO`` of the labelled frames (keypoints ``v = 2`` where annotated, area of the keypoint box)."""
     from pycocotools.coco import COCO
 

@@ -1,4 +1,5 @@
-"""Learned flow backends on CPU with random weights: ptlflow FlowNetS / FlowNet2 and torchvision RAFT.
+"""Learned flow backends on CPU with random weights (``checkpoint="random"``): ptlflow FlowNetS / FlowNet2 and
+torchvision RAFT.
 
 Random weights give meaningless flow, so these check the plumbing: shapes, dtype, finite values, padding to the
 model's stride and cropping back, batching, and checkpoints (save -> load through ``checkpoint=`` -> same output).
@@ -29,7 +30,7 @@ def _check_flow(result, height=120, width=160):
 @pytest.fixture(scope="module")
 def flownets():
     torch.manual_seed(0)
-    return get_estimator("flownets", device="cpu")
+    return get_estimator("flownets", device="cpu", checkpoint="random")
 
 
 def test_flownets_random_weights(flownets):
@@ -63,7 +64,7 @@ def test_flownets_checkpoint_round_trip(flownets, tmp_path):
 
 def test_wrong_or_missing_checkpoint_is_a_clear_error(tmp_path):
     wrong = tmp_path / "raft_small.pth"
-    torch.save(get_estimator("raft_small").model.state_dict(), wrong)
+    torch.save(get_estimator("raft_small", checkpoint="random").model.state_dict(), wrong)
     with pytest.raises(FlowError, match="does not fit flow model 'flownets'"):
         get_estimator("flownets", checkpoint=wrong)
     with pytest.raises(FlowError, match="does not exist"):
@@ -71,31 +72,37 @@ def test_wrong_or_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FlowError, match="named checkpoints: things"):
         get_estimator("flownets", checkpoint="kitti_of_nowhere")
     with pytest.raises(FlowError, match="ptlflow has no model 'nosuch'"):
-        get_estimator("ptlflow:nosuch")
+        get_estimator("ptlflow:nosuch", checkpoint="random")
 
 
-def test_named_checkpoint_offline_names_file_and_place(monkeypatch):
+def test_named_checkpoint_offline_names_file_and_place(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(FlowError, match=r"flownets-things-98cde14d\.ckpt at .*checkpoints"):
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setenv("POSETRACK_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.delenv("POSETRACK_OFFLINE", raising=False)
+    with pytest.raises(FlowError, match=r"could not download flownets-things-98cde14d\.ckpt from https://\S+ "
+                                        r"\(URLError: .*no network.*\); download it by hand and put it in "
+                                        + str(tmp_path)):
         get_estimator("flownets", checkpoint="things")
-    with pytest.raises(FlowError, match=r"raft_small_C_T_V2-01064c6d\.pth at .*checkpoints"):
+    with pytest.raises(FlowError, match=r"could not download raft_small_C_T_V2-01064c6d\.pth from "
+                                        r"https://download\.pytorch\.org/models/raft_small_C_T_V2-01064c6d\.pth"):
         get_estimator("raft_small", checkpoint="C_T_V2")
+    assert list(tmp_path.iterdir()) == []  # no partial file left
 
 
 def test_flownet2_random_weights_one_small_pair():
     # FlowNet2 has 162 M parameters; a 60 x 80 pair (padded to 64 x 128) keeps this to a few seconds.
     torch.manual_seed(0)
-    estimate = get_estimator("flownet2")
+    estimate = get_estimator("flownet2", checkpoint="random")
     assert sum(p.numel() for p in estimate.model.parameters()) > 160e6
     _check_flow(estimate(SMALL.prev, SMALL.next), 60, 80)
 
 
 def test_torchvision_raft_small_random_weights_and_checkpoint(tmp_path):
     torch.manual_seed(0)
-    estimate = get_estimator("raft_small", iterations=3)
+    estimate = get_estimator("raft_small", iterations=3, checkpoint="random")
     result = estimate(PAIR.prev, PAIR.next)
     _check_flow(result)
     path = tmp_path / "raft_small.pth"
@@ -108,4 +115,4 @@ def test_absent_cuda_device_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(FlowError, match="no CUDA GPU"):
-        get_estimator("raft_small", device="cuda")
+        get_estimator("raft_small", device="cuda", checkpoint="random")

@@ -86,15 +86,15 @@ def test_propagate_through_chains_flows():
 def test_boxes_from_keypoints_enlarged_and_clipped():
     keypoints = np.array([
         [[20, 30], [60, 30], [40, 110], [150, 5]],  # last joint below threshold: ignored
-        [[140, 10], [158, 100], [0, 0], [0, 0]],  # grows past the right border: clipped
+        [[140, 2], [159, 100], [0, 0], [0, 0]],  # grows past the right and top borders: clipped
         [[50, 50], [0, 0], [0, 0], [0, 0]],  # one joint only: no box
     ], np.float32)
     scores = np.array([[0.9, 0.9, 0.9, 0.1], [0.9, 0.9, 0.0, 0.0], [0.9, 0.0, 0.0, 0.0]])
     boxes, valid = boxes_from_keypoints(keypoints, scores, (120, 160), score_threshold=0.3)
-    # person 0: tight box 20..60 x 30..110 (w 40, h 80), 15 % of w and h on each side
-    np.testing.assert_allclose(boxes[0], [20 - 6, 30 - 12, 60 + 6, min(110 + 12, 120)], atol=1e-5)
-    # person 1: tight 140..158 x 10..100 (w 18, h 90): x2 = 158 + 2.7 -> clipped to 160, y1 = 10 - 13.5 -> 0
-    np.testing.assert_allclose(boxes[1], [140 - 2.7, 0, 160, 100 + 13.5], atol=1e-4)
+    # person 0: tight box 20..60 x 30..110 (w 40, h 80), 15 % longer: 7.5 % of w and h on each side
+    np.testing.assert_allclose(boxes[0], [20 - 3, 30 - 6, 60 + 3, 110 + 6], atol=1e-5)
+    # person 1: tight 140..159 x 2..100 (w 19, h 98): x2 = 159 + 1.425 -> clipped to 160, y1 = 2 - 7.35 -> 0
+    np.testing.assert_allclose(boxes[1], [140 - 1.425, 0, 160, 100 + 7.35], atol=1e-4)
     assert valid.tolist() == [True, True, False]
     np.testing.assert_array_equal(boxes[2], 0)
     boxes, _ = boxes_from_keypoints(keypoints, scores, (120, 160), score_threshold=0.3, enlarge=0.0)

@@ -92,8 +92,9 @@ def test_crossing_people_keep_ids_with_flow_and_swap_without():
     assert ids_by_person(with_flow, people) == {0: {0}, 1: {1}}
     multi = _run(scene, AssociationConfig(similarity="multi_flow_oks"), with_flow=True)
     assert ids_by_person(multi, people) == {0: {0}, 1: {1}}
-    # without flow, the last-seen pose of the other person is nearer after they pass: the ids swap
-    plain = _run(scene, AssociationConfig(similarity="oks"), with_flow=False)
+    # without flow, the last-seen pose of the other person is nearer after they pass: the ids swap (a 16 px step
+    # scores OKS 0.29 with the joints' 15 %-longer box as OKS area, so the threshold is lowered for plain OKS to match)
+    plain = _run(scene, AssociationConfig(similarity="oks", match_threshold=0.2), with_flow=False)
     assert plain[3].tolist() == [0, 1] and plain[4].tolist() == [1, 0]
 
 
