@@ -161,15 +161,10 @@ class OnnxRunner:
                     raise RuntimeModelError("this onnxruntime has no CUDA provider, so the ONNX pose model cannot "
                                             "run on the GPU; install onnxruntime-gpu or use --device cpu")
                 providers.insert(0, "CUDAExecutionProvider")
-        options = onnxruntime.SessionOptions()
-        # waiting threads sleep instead of spinning: spinning threads are several times slower on shared cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
-        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own non-exported exception types
-            raise RuntimeModelError(f"{path} is not an ONNX model onnxruntime can load ({type(error).__name__}); "
+            self.session = onnx_session(path, providers, threads)
+        except OnnxLoadError as error:
+            raise RuntimeModelError(f"{path} is not an ONNX model onnxruntime can load ({error}); "
                                     f"give an .onnx pose model") from None
         self.spec = spec
         self.path = path
@@ -183,6 +178,26 @@ class OnnxRunner:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run(None, {self.input_name: x})[0], np.float32)
+
+
+def onnx_session(path: Path, providers: list[str], threads: int = 0):
+    """An ONNX Runtime session on ``providers`` whose waiting threads sleep instead of spinning (spinning threads
+    are several times slower on shared cores); ``threads`` 0 leaves the intra-op thread count to onnxruntime.
+    Raises ``OnnxLoadError`` (the onnxruntime error's type name) when the file is not a model it can load."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=providers)
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises its own non-exported exception types
+        raise OnnxLoadError(type(error).__name__) from None
+
+
+class OnnxLoadError(ValueError):
+    """onnxruntime could not load a file as a model."""
 
 
 def run_in_batches(x: np.ndarray, batch: int | None, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 import torchvision
 
 from pose.fileio import parse_json_file
+from pose.runtime import OnnxLoadError, onnx_session
 from tracker.config import DetectorConfig
 from tracker.types import Boxes, Frame
 
@@ -196,15 +197,10 @@ class YoloxOnnxDetector:
         providers = ["CPUExecutionProvider"]
         if str(device).startswith("cuda") and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        options = onnxruntime.SessionOptions()
-        # no busy-waiting between runs: the pose network and the flow share the CPU with this session
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
-        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own non-exported exception types
-            raise DetectorError(f"{path} is not an ONNX model onnxruntime can load ({type(error).__name__}); "
+            self.session = onnx_session(path, providers, threads)
+        except OnnxLoadError as error:
+            raise DetectorError(f"{path} is not an ONNX model onnxruntime can load ({error}); "
                                 f"give a YOLOX .onnx file") from None
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
