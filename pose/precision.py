@@ -41,10 +41,10 @@ CPU_REPORTED_FLAGS = ("avx2", "avx512f", "avx_vnni", "avx512_vnni", "avx512_bf16
 CUDA_NATIVE_CAPABILITY = {"fp16": (7, 0), "bf16": (8, 0)}
 
 # auto: the fastest precision first, among those the device does natively. Measured with benchmarks/pose_speed.py
-# (HRNet-W32 256x192, flip test, 2 cores with AMX, December 2026: OpenVINO int8 194, bf16 148, fp32 27 crops/s;
+# (HRNet-W32 256x192, flip test, 2 cores with AMX, December 2026: OpenVINO int8 78, bf16 58, fp32 12 crops/s;
 # PyTorch fp32 12); for this project's HRNets int8 and bf16 keep the fp32 accuracy within the bars of
 # benchmarks/precision_accuracy.py. A pose model given as an ONNX file skips int8 in auto: its int8 accuracy is
-# not known (MoveNet Thunder int8 lost 1.6-2.1 OKS points on ../shared/data/coco). fp16 is last on a CPU: without
+# not known (MoveNet Thunder int8 lost 1.4-1.8 OKS points on ../shared/data/coco). fp16 is last on a CPU: without
 # AMX-FP16 it ran slower than fp32 there.
 AUTO_ORDER = {"cpu": ("int8", "bf16", "fp32", "fp16"), "cuda": ("fp16", "bf16", "fp32")}
 # For each precision, the runtimes fastest first (benchmarks/pose_speed.py on the same machine). PyTorch cannot
