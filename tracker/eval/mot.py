@@ -162,7 +162,13 @@ class Accumulator:
         dists = dists.copy()
         dists[o_done, :] = np.nan
         dists[:, h_done] = np.nan
-        rows, cols = linear_sum_assignment(_expensive_edges(dists))
+        finite = np.isfinite(dists)
+        if finite.sum(axis=0).max() <= 1 and finite.sum(axis=1).max() <= 1:
+            # The pairable pairs share no object and no hypothesis: every optimal assignment of the matrix
+            # motmetrics builds (cannot-pair entries dearer than all pairable ones together) takes them all.
+            rows, cols = np.nonzero(finite)
+        else:
+            rows, cols = linear_sum_assignment(_expensive_edges(dists))
         pairing, hyp_pairing = self.pairing[j], self.hyp_pairing[j]
         for r, k in zip(rows.tolist(), cols.tolist()):
             d = dists[r, k]
