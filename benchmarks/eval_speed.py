@@ -12,13 +12,15 @@ set as PoseTrack21 files) and the official tool on the same files:
 
 - the official poseval (``python -m poseval.evaluate -g GT/ -p PRED/ -e -t``), when a checkout of it is found beside
   the project (``../poseval``, or ``--poseval DIR`` / ``$POSEVAL_DIR``): its wall time, and the largest difference
-  between its total_AP / total_MOT numbers and ours;
+  between its per-joint and total AP / MOTA / MOTP and ours. The checkout is github.com/leonid-pishchulin/poseval's
+  Python 3 package (the folder holding ``poseval/evaluate.py``; ``../shared/reference/poseval`` was made by commit
+  4258a15), run by this Python, which needs motmetrics, shapely, click and tqdm;
 - otherwise motmetrics as poseval drives it (one ``motmetrics.MOTAccumulator`` per joint per sequence, then
   ``metrics.compute``), on our cleaned-up frames: only poseval's tracking stage, so the printed ratio is a lower
   bound of the ratio to the whole official tool. Its counts are checked equal to ours.
 
-The speed-up compares what poseval computes (load, cleanup, AP, MOT; not HOTA). ``--motmetrics`` runs the
-motmetrics stage even when poseval is found.
+The speed-up compares what poseval computes (load, cleanup, AP, MOT; not HOTA) in wall time, both measured in the
+same run. ``--motmetrics`` runs the motmetrics stage even when poseval is found, and prints both ratios.
 """
 from __future__ import annotations
 

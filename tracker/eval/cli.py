@@ -33,7 +33,7 @@ from pose.data.posetrack import (
     read_sequence,
 )
 from pose.fileio import write_json_atomic
-from tracker.eval.ap import APResult, assign_frame, average_precision
+from tracker.eval.ap import APResult, assign_frames, average_precision
 from tracker.eval.data import (
     JOINT_NAMES,
     EvalFrame,
@@ -124,7 +124,7 @@ def compute_ap(prepared: list[PreparedSequence], per_sequence: bool = False) -> 
 
     Like poseval, the per-sequence results leave out sequences without any evaluated frame.
     """
-    per_seq_dets = [[assign_frame(f, d) for f, d in zip(s.frames, s.dists)] for s in prepared]
+    per_seq_dets = [assign_frames(s.frames, s.dists) for s in prepared]
     total = average_precision([det for dets in per_seq_dets for det in dets])
     seqs = ({s.name: average_precision(dets) for s, dets in zip(prepared, per_seq_dets) if s.frames}
             if per_sequence else {})
