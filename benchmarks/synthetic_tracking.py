@@ -64,6 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default="hrnet_synthetic", help="pose weights: registry name or path")
     p.add_argument("--pose-model", default="hrnet_synthetic", help="pose config the weights fit")
     p.add_argument("--flow", default="dis")
+    p.add_argument("--flow-preset", default="", help="DIS preset (flow.preset): ultrafast, fast, medium")
     p.add_argument("--yolox", default=str(YOLOX), help="YOLOX .onnx for the extra rows; 'none' to skip")
     p.add_argument("--pck-stride", type=int, default=2, help="PCK on every Nth frame")
     p.add_argument("--full", action="store_true", help="run the full pipeline for every row")
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
           f"{summary['people']} tracks ({time.perf_counter() - tic:.0f} s)  [{work}]")
 
     config = load_track_config("default", {"pose.model": args.pose_model, "pose.weights": args.weights,
-                                           "flow.name": args.flow})
+                                           "flow.name": args.flow, "flow.preset": args.flow_preset})
     estimator, layout = build_pose_estimator(config, config.device)
     parts = {"pose": estimator, "layout": layout, "flow": build_flow_estimator(config, config.device),
              "joint_threshold": config.output.joint_score_threshold}
@@ -332,7 +333,7 @@ def reentry_ablation(args, parts: dict, work: Path) -> list[dict]:
 
 def run_reentry(args, work: Path) -> int:
     config = load_track_config("default", {"pose.model": args.pose_model, "pose.weights": args.weights,
-                                           "flow.name": args.flow})
+                                           "flow.name": args.flow, "flow.preset": args.flow_preset})
     estimator, layout = build_pose_estimator(config, config.device)
     parts = {"pose": estimator, "layout": layout, "flow": build_flow_estimator(config, config.device)}
     rows = reentry_ablation(args, parts, work)

@@ -59,9 +59,11 @@ def sample_flow(flow: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.nd
     y1 = np.minimum(y0 + 1, height - 1)
     wx = (xc - x0)[..., None]
     wy = (yc - y0)[..., None]
-    f = flow.astype(np.float64, copy=False)
-    top = f[y0, x0] * (1 - wx) + f[y0, x1] * wx
-    bottom = f[y1, x0] * (1 - wx) + f[y1, x1] * wx
+    def at(rows, cols):  # the four neighbours, read before converting (not the whole field)
+        return flow[rows, cols].astype(np.float64)
+
+    top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
+    bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
     displacement = top * (1 - wy) + bottom * wy
     displacement[~finite] = np.nan
     return displacement.astype(np.float32), inside

@@ -174,7 +174,17 @@ def shift_heatmap(heatmaps):
 
 def average_flip(heatmaps, heatmaps_flipped, flip_pairs: Sequence[Sequence[int]], shift: bool = True):
     """Flip test: ``(heatmaps + flip_back(heatmaps_flipped) [shifted]) * 0.5`` (official ``validate``)."""
-    back = flip_back(heatmaps_flipped, flip_pairs)
+    if isinstance(heatmaps_flipped, torch.Tensor):
+        back = flip_back(heatmaps_flipped, flip_pairs)
+        return (heatmaps + (shift_heatmap(back) if shift else back)) * 0.5
+    # numpy: the same sums in one output array (the mirror read as a view, each value written once)
+    heatmaps, flipped = np.asarray(heatmaps), np.asarray(heatmaps_flipped)
+    back = flipped[:, flip_permutation(flip_pairs, flipped.shape[1]), :, ::-1]
+    out = np.empty(np.broadcast_shapes(heatmaps.shape, back.shape), np.result_type(heatmaps, back))
     if shift:
-        back = shift_heatmap(back)
-    return (heatmaps + back) * 0.5
+        np.add(heatmaps[..., 1:], back[..., :-1], out=out[..., 1:])
+        np.add(heatmaps[..., :1], back[..., :1], out=out[..., :1])
+    else:
+        np.add(heatmaps, back, out=out)
+    out *= out.dtype.type(0.5)
+    return out

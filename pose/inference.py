@@ -28,7 +28,8 @@ from pose.config import IMAGENET_MEAN, IMAGENET_STD, Config, load_config  # noqa
 from pose.decode import average_flip, decode_heatmaps
 from pose.keypoints import get_layout
 from pose.runtime import PoseRunner, as_runner, load_runner
-from pose.transforms import affine_points, box_to_center_scale, crop_batch, flip_permutation, get_affine_transform
+from pose.transforms import (affine_points, box_to_center_scale, crop_batch, flip_permutation, get_affine_transform,
+                             with_mirrored)
 
 
 class TopDownPoseEstimator:
@@ -153,7 +154,7 @@ class TopDownPoseEstimator:
         for start in range(0, len(crops), per_pass):
             chunk = crops[start:start + per_pass]
             if self.flip_test:
-                both = self._unbatch(self.runner(np.concatenate([chunk, chunk[:, :, ::-1]])))
+                both = self._unbatch(self.runner(with_mirrored(chunk)))
                 n = len(chunk)
                 outputs.append(self._average_flip(both[:n], both[n:]))
             else:
@@ -230,7 +231,8 @@ class TopDownPoseEstimator:
         heatmaps = self.outputs(crops)
         keypoints, maxvals = decode_heatmaps(heatmaps, center, scale, post_process=self.post_process,
                                              refine=self.refine)
-        return keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32), heatmaps.astype(np.float32)
+        return (keypoints.astype(np.float32), maxvals[..., 0].astype(np.float32),
+                heatmaps.astype(np.float32, copy=False))
 
 
 def flip_test_heatmaps(model: nn.Module, x: torch.Tensor, flip_pairs, shift: bool,

@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from pose.config import Config
-from pose.transforms import box_to_center_scale, crop_batch, get_affine_transform
+from pose.transforms import box_to_center_scale, crop_batch, get_affine_transform, with_mirrored
 
 CALIBRATION_SEED = 1234       # synthetic videos for calibration: a seed neither training (1, 2) nor the accuracy
                               # benchmark (7) uses
@@ -67,7 +67,7 @@ def calibration_crops(config: Config, count: int = CALIBRATION_CROPS, seed: int 
     if extra is not None and len(extra):
         crops.append(np.asarray(extra, np.uint8))
     every = np.concatenate(crops)
-    return np.concatenate([every, every[:, :, ::-1]]) if flip else every
+    return with_mirrored(every) if flip else every
 
 
 def _output_node(model) -> list[str]:

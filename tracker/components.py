@@ -67,7 +67,8 @@ def build_flow_estimator(config: TrackConfig, device: str) -> FlowEstimator:
     from flow import get_estimator
 
     # the OpenCV backends ignore ``device`` and refuse a checkpoint
-    return get_estimator(config.flow.name, device=device, checkpoint=config.flow.checkpoint or None)
+    options = {"preset": config.flow.preset} if config.flow.preset else {}
+    return get_estimator(config.flow.name, device=device, checkpoint=config.flow.checkpoint or None, **options)
 
 
 @dataclass

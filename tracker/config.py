@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from flow.classical import DIS_PRESETS
 from pose.config import ConfigError, build_section, coerce_value, resolve_config_path
 from pose.config import apply_overrides as apply_config_overrides  # one override parser for both configs
 from pose.precision import PRECISIONS, RUNTIMES
@@ -66,6 +67,7 @@ class InferenceConfig(_Section):
 class FlowConfig(_Section):
     name: str = "dis"                          # flow.get_estimator name: dis, farneback, tvl1, flownet2, ...
     checkpoint: str = ""                       # learned backends' weights: "" = trained, "random", a name or path
+    preset: str = ""                           # DIS speed/accuracy preset: ultrafast | fast | medium ("" = medium)
     propagate: bool = True                     # FlowTrack joint propagation: previous poses' boxes moved by flow
     box_extend: float = PERSON_BOX_EXTEND      # propagated box: joints' box 15% longer (posetrack_common.boxes)
     box_joint_threshold: float = 0.4           # joints of a previous pose that shape its propagated box
@@ -164,6 +166,9 @@ def _validate(config: TrackConfig) -> TrackConfig:
                                    f"{', '.join(('auto',) + allowed)}")
     if config.inference.threads < 0:
         raise TrackConfigError(f"inference.threads must be >= 0, got {config.inference.threads}")
+    if config.flow.preset and (config.flow.name.strip().lower() != "dis" or config.flow.preset not in DIS_PRESETS):
+        raise TrackConfigError(f"flow.preset {config.flow.preset!r} needs flow.name dis and one of "
+                               f"{', '.join(DIS_PRESETS)}; the other flow backends take no preset (set it to \"\")")
     if config.association.similarity not in SIMILARITIES:
         raise TrackConfigError(f"association.similarity {config.association.similarity!r} is not one of "
                                f"{', '.join(SIMILARITIES)}")

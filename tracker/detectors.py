@@ -131,14 +131,14 @@ def _load_torchvision_file(arch: str, builder, path: Path, options: dict) -> tor
 # YOLOX through onnxruntime
 
 
-def letterbox(image_bgr: np.ndarray, size: int, pad_value: int = YOLOX_PAD_VALUE) -> tuple[np.ndarray, float]:
+def letterbox(image: np.ndarray, size: int, pad_value: int = YOLOX_PAD_VALUE) -> tuple[np.ndarray, float]:
     """Resize (H, W, 3) keeping the aspect ratio into the top-left of a (size, size, 3) canvas filled with
     ``pad_value``, as YOLOX's preprocessing does. Returns the canvas and the scale ratio (canvas px / image px)."""
-    height, width = image_bgr.shape[:2]
+    height, width = image.shape[:2]
     ratio = min(size / height, size / width)
     new_w, new_h = int(width * ratio), int(height * ratio)
     canvas = np.full((size, size, 3), pad_value, dtype=np.uint8)
-    canvas[:new_h, :new_w] = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     return canvas, ratio
 
 
@@ -153,13 +153,15 @@ def yolox_grids(input_size: int, strides: tuple[int, ...] = YOLOX_STRIDES) -> tu
     return np.concatenate(cells).astype(np.float32), np.concatenate(cell_strides).astype(np.float32)
 
 
-def decode_yolox(raw: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+def decode_yolox(raw: np.ndarray, input_size: int, grids: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw YOLOX head output (A, 5 + C) -> boxes (A, 4) xyxy in input pixels and class scores (A, C) = obj * cls.
 
     Columns: x, y offsets and log w, log h in cell units, then objectness and C class probabilities (sigmoided);
-    centre = (offset + cell) * stride, size = exp(log size) * stride.
+    centre = (offset + cell) * stride, size = exp(log size) * stride. ``grids``: ``yolox_grids(input_size)`` when
+    the caller keeps them.
     """
-    cells, strides = yolox_grids(input_size)
+    cells, strides = grids if grids is not None else yolox_grids(input_size)
     if len(cells) != len(raw):
         raise DetectorError(f"YOLOX output has {len(raw)} anchors, expected {len(cells)} for input {input_size}")
     centre = (raw[:, :2] + cells) * strides[:, None]
@@ -169,19 +171,17 @@ def decode_yolox(raw: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarr
 
 
 def yolox_person_boxes(raw: np.ndarray, input_size: int, ratio: float, score_threshold: float,
-                       nms_threshold: float) -> Boxes:
+                       nms_threshold: float, grids: tuple[np.ndarray, np.ndarray] | None = None) -> Boxes:
     """YOLOX post-processing: each anchor takes its best class; boxes under ``score_threshold`` go; class-wise NMS;
-    the person boxes, divided by the letterbox ``ratio`` back into image pixels."""
-    boxes, class_scores = decode_yolox(raw, input_size)
+    the person boxes, divided by the letterbox ``ratio`` back into image pixels. (Class-wise NMS suppresses a box
+    only by boxes of its class, so NMS over the person boxes alone keeps the same ones.)"""
+    boxes, class_scores = decode_yolox(raw, input_size, grids)
     best = class_scores.argmax(axis=1)
     scores = class_scores[np.arange(len(best)), best]
-    keep = scores >= score_threshold
-    boxes, scores, best = boxes[keep], scores[keep], best[keep]
-    kept = torchvision.ops.batched_nms(
-        torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(best), nms_threshold
-    ).numpy()
-    person = kept[best[kept] == YOLOX_PERSON_CLASS]
-    return Boxes.detected(boxes[person] / ratio, scores[person])
+    person = (scores >= score_threshold) & (best == YOLOX_PERSON_CLASS)
+    boxes, scores = boxes[person], scores[person]
+    kept = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), nms_threshold).numpy()
+    return Boxes.detected(boxes[kept] / ratio, scores[kept])
 
 
 class YoloxOnnxDetector:
@@ -208,12 +208,14 @@ class YoloxOnnxDetector:
         self.input_size = side if isinstance(side, int) else input_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
+        self.grids = yolox_grids(self.input_size)
 
     def __call__(self, frame: Frame) -> Boxes:
-        canvas, ratio = letterbox(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), self.input_size)
-        blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
+        # letterboxed as RGB, then channels reversed into the BGR blob (the grey padding is the same in all three)
+        canvas, ratio = letterbox(frame.image, self.input_size)
+        blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None, ::-1], dtype=np.float32)
         raw = self.session.run(None, {self.input_name: blob})[0][0]
-        return yolox_person_boxes(raw, self.input_size, ratio, self.score_threshold, self.nms_threshold)
+        return yolox_person_boxes(raw, self.input_size, ratio, self.score_threshold, self.nms_threshold, self.grids)
 
 
 # ----------------------------------------------------------------------------------------------------------------

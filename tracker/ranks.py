@@ -18,12 +18,19 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 # How long rank 0 waits at the final barrier for the slowest rank: a shard can take days on a big split.
 BARRIER_TIMEOUT = datetime.timedelta(days=7)
+# Without a process group each rank touches a heartbeat file this often, and rank 0 stops waiting for a rank whose
+# heartbeat has not moved for STALE_HEARTBEATS beats (a rank killed by SIGKILL or lost with its machine).
+HEARTBEAT_SECONDS = 30.0
+STALE_HEARTBEATS = 10
 
 
 class RankError(ValueError):
@@ -112,23 +119,53 @@ def rank_threads(info: RankInfo, cpus: int | None = None) -> int:
 class Collector:
     """Brings one object per rank to rank 0 at the end of a sharded run (a barrier as well).
 
-    use_process_group: join a gloo ``torch.distributed`` group (needs ``MASTER_ADDR`` / ``MASTER_PORT``, which
-    torchrun sets); otherwise ``read_part(rank)`` is polled until every rank's part is there (the summary files).
+    Where the launcher gives a rendezvous address (``MASTER_ADDR`` / ``MASTER_PORT``: torchrun) the ranks join a
+    gloo ``torch.distributed`` group. Otherwise ``read_part(rank)`` is polled until every rank's part is there (the
+    summary files), and each rank keeps touching ``heartbeat(rank)`` (a file beside them) from a background thread
+    every ``heartbeat_seconds``: a rank whose heartbeat stops moving for ``STALE_HEARTBEATS`` beats is reported
+    missing instead of being waited for (judged by rank 0's own clock, so the machines' clocks need not agree).
     """
 
     def __init__(self, info: RankInfo, read_part: Callable[[int], dict | None], poll_seconds: float = 2.0,
-                 environ: Mapping[str, str] | None = None):
+                 environ: Mapping[str, str] | None = None, heartbeat: Callable[[int], Path] | None = None,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS):
         env = os.environ if environ is None else environ
         self.info = info
         self.read_part = read_part
         self.poll_seconds = poll_seconds
+        self.heartbeat = heartbeat
+        self.heartbeat_seconds = heartbeat_seconds
         self.group = False
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
         if info.world_size > 1 and env.get("MASTER_ADDR") and env.get("MASTER_PORT"):
             import torch.distributed as dist
 
             if not dist.is_initialized():
                 dist.init_process_group("gloo", rank=info.rank, world_size=info.world_size, timeout=BARRIER_TIMEOUT)
             self.group = True
+        elif info.world_size > 1 and heartbeat is not None:
+            self._touch()
+            self._beating = threading.Thread(target=self._beat, name="rank-heartbeat", daemon=True)
+            self._beating.start()
+
+    def _touch(self) -> None:
+        path = self.heartbeat(self.info.rank)
+        try:
+            path.touch()
+            os.utime(path)
+        except OSError:
+            pass  # a missed beat; the next one tries again
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            self._touch()
+
+    def _heartbeat_mark(self, rank: int) -> float | None:
+        try:
+            return self.heartbeat(rank).stat().st_mtime if self.heartbeat is not None else None
+        except OSError:
+            return None
 
     def gather(self, part: dict) -> list[dict] | None:
         """Every rank's ``part`` on rank 0 (in rank order), None on the other ranks."""
@@ -144,16 +181,36 @@ class Collector:
             return None
         parts: list[dict | None] = [None] * self.info.world_size
         parts[0] = part
-        deadline = time.monotonic() + BARRIER_TIMEOUT.total_seconds()
-        while any(p is None for p in parts) and time.monotonic() < deadline:
+        start = time.monotonic()
+        deadline = start + BARRIER_TIMEOUT.total_seconds()
+        stale = STALE_HEARTBEATS * self.heartbeat_seconds
+        last_beat = {rank: (self._heartbeat_mark(rank), start) for rank in range(1, self.info.world_size)}
+        silent: set[int] = set()
+        while any(p is None for r, p in enumerate(parts) if r not in silent) and time.monotonic() < deadline:
             for rank in range(1, self.info.world_size):
-                if parts[rank] is None:
-                    parts[rank] = self.read_part(rank)
-            if any(p is None for p in parts):
+                if parts[rank] is not None or rank in silent:
+                    continue
+                parts[rank] = self.read_part(rank)
+                if parts[rank] is None and self.heartbeat is not None:
+                    mark, now = self._heartbeat_mark(rank), time.monotonic()
+                    if mark != last_beat[rank][0]:
+                        last_beat[rank] = (mark, now)
+                    elif now - last_beat[rank][1] > stale:
+                        silent.add(rank)
+            if any(p is None for r, p in enumerate(parts) if r not in silent):
                 time.sleep(self.poll_seconds)
+        if silent:
+            print(f"warning: rank(s) {', '.join(map(str, sorted(silent)))} stopped without finishing (no heartbeat "
+                  f"for {stale:.0f} s: killed, or their machine was lost); their finished items are kept, run again "
+                  f"with --resume to do the rest", file=sys.stderr)
         return [p if p is not None else {"rank": r, "missing": True} for r, p in enumerate(parts)]
 
     def close(self) -> None:
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+            self._beating = None
+            self.heartbeat(self.info.rank).unlink(missing_ok=True)   # done: a file left behind marks a lost rank
         if self.group:
             import torch.distributed as dist
 

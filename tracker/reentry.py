@@ -72,6 +72,7 @@ class _Track:
     torso: float = 0.0
     shape: np.ndarray | None = None
     colour: np.ndarray | None = None
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # pixels per second, see _fit_velocity
 
     def observe(self, time_s: float, description: Description) -> None:
         self.last_seen = time_s
@@ -82,11 +83,12 @@ class _Track:
         while len(self.times) > 2 and self.times[-1] - self.times[0] > VELOCITY_SECONDS:
             self.times.pop(0)
             self.centres.pop(0)
+        self.velocity = self._fit_velocity()
         self.torso = _blend_scalar(self.torso, description.torso)
         self.shape = _blend(self.shape, description.shape)
         self.colour = _blend(self.colour, description.colour)
 
-    def velocity(self) -> np.ndarray:
+    def _fit_velocity(self) -> np.ndarray:
         """(2,) pixels per second, least squares over the stored centres (0 with a single one)."""
         t = np.asarray(self.times, np.float64)
         if len(t) < 2 or np.ptp(t) <= 0:
@@ -98,7 +100,7 @@ class _Track:
     def predict(self, time_s: float, frame_size: tuple[int, int] | None) -> np.ndarray:
         if not self.centres:
             return np.full(2, np.nan)
-        centre = self.centres[-1] + self.velocity() * (time_s - self.times[-1])
+        centre = self.centres[-1] + self.velocity * (time_s - self.times[-1])
         if frame_size is not None:
             centre = np.clip(centre, 0, np.asarray(frame_size, np.float64))
         return centre
@@ -165,20 +167,32 @@ class PoseDescriber:
 
     @staticmethod
     def _histogram(hsv: np.ndarray, points, polygon: bool, width: int = 1) -> np.ndarray:
-        """Normalised hue-saturation histogram of the pixels in a quadrilateral or along polylines (nan if none)."""
-        mask = np.zeros(hsv.shape[:2], np.uint8)
+        """Normalised hue-saturation histogram of the pixels in a quadrilateral or along polylines (nan if none).
+
+        Drawn and counted inside the shapes' bounding rectangle only (the same pixels as a whole-frame mask)."""
+        nothing = np.full(HUE_BINS * SAT_BINS, np.nan, np.float32)
         if polygon:
-            if len(points) < 4:
-                return np.full(HUE_BINS * SAT_BINS, np.nan, np.float32)
-            cv2.fillConvexPoly(mask, np.round(np.array(points)).astype(np.int32), 255)
+            shapes = [np.round(np.array(points)).astype(np.int32)] if len(points) >= 4 else []
         else:
-            lines = [np.round(np.array(p)).astype(np.int32) for p in points if len(p) >= 2]
-            if not lines:
-                return np.full(HUE_BINS * SAT_BINS, np.nan, np.float32)
-            cv2.polylines(mask, lines, False, 255, width)
+            shapes = [np.round(np.array(p)).astype(np.int32) for p in points if len(p) >= 2]
+        if not shapes:
+            return nothing
+        margin = 0 if polygon else width // 2 + 1
+        corners = np.concatenate(shapes)
+        x0, y0 = np.maximum(corners.min(axis=0) - margin, 0)
+        x1, y1 = np.minimum(corners.max(axis=0) + margin + 1, (hsv.shape[1], hsv.shape[0]))
+        if x1 <= x0 or y1 <= y0:
+            return nothing
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        shapes = [shape - np.array([x0, y0], np.int32) for shape in shapes]
+        if polygon:
+            cv2.fillConvexPoly(mask, shapes[0], 255)
+        else:
+            cv2.polylines(mask, shapes, False, 255, width)
         if cv2.countNonZero(mask) < 20:
-            return np.full(HUE_BINS * SAT_BINS, np.nan, np.float32)
-        hist = cv2.calcHist([hsv], [0, 1], mask, [HUE_BINS, SAT_BINS], [0, 180, 0, 256]).ravel()
+            return nothing
+        region = np.ascontiguousarray(hsv[y0:y1, x0:x1])
+        hist = cv2.calcHist([region], [0, 1], mask, [HUE_BINS, SAT_BINS], [0, 180, 0, 256]).ravel()
         return (hist / hist.sum()).astype(np.float32)
 
 
@@ -232,45 +246,40 @@ class Reentry:
              frame_size: tuple[int, int] | None) -> np.ndarray:
         """(P, L) combined cost of P pose descriptions against L lost tracks; inf where gated out."""
         cfg = self.config
+        tracks = [self.tracks[tid] for tid in lost]
+        last_seen = np.array([t.last_seen for t in tracks])
+        # both seen at once (the lost track after the pose's own track was born): two people, not one who came back
+        born = np.array([self.tracks[pid].born if pid >= 0 else np.inf for pid in pose_ids])
+        gated = last_seen[None, :] >= born[:, None]
         parts = []
-        gated = np.zeros((len(poses), len(lost)), bool)
-        for j, tid in enumerate(lost):
-            track = self.tracks[tid]
-            for i, (pose, pose_id) in enumerate(zip(poses, pose_ids)):
-                if pose_id >= 0 and track.last_seen >= self.tracks[pose_id].born:
-                    gated[i, j] = True      # both seen at once: two people, not one who came back
         if cfg.reentry_motion:
-            motion = np.full(gated.shape, np.nan)
-            for j, tid in enumerate(lost):
-                track = self.tracks[tid]
-                predicted = track.predict(time_s, frame_size)
-                for i, pose in enumerate(poses):
-                    torso = track.torso if track.torso > 0 else pose.torso
-                    if not np.isfinite(torso) or torso <= 0:
-                        continue
-                    radius = torso * (MOTION_RADIUS + MOTION_GROWTH * (time_s - track.last_seen))
-                    motion[i, j] = np.linalg.norm(pose.centre - predicted) / radius
+            predicted = np.array([t.predict(time_s, frame_size) for t in tracks]).reshape(len(tracks), 2)
+            centres = np.array([p.centre for p in poses], np.float64).reshape(len(poses), 2)
+            track_torso = np.array([t.torso for t in tracks])
+            pose_torso = np.array([p.torso for p in poses])
+            torso = np.where(track_torso[None, :] > 0, track_torso[None, :], pose_torso[:, None])
+            radius = torso * (MOTION_RADIUS + MOTION_GROWTH * (time_s - last_seen[None, :]))
+            distance = np.linalg.norm(centres[:, None] - predicted[None, :], axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                motion = np.where(np.isfinite(torso) & (torso > 0), distance / radius, np.nan)
             gated |= motion > 1
             parts.append(np.minimum(motion, 1))
         if cfg.reentry_shape:
-            shape = np.full(gated.shape, np.nan)
-            for j, tid in enumerate(lost):
-                for i, pose in enumerate(poses):
-                    diff = np.abs(pose.shape - self.tracks[tid].shape)
-                    if np.isfinite(diff).any():
-                        shape[i, j] = min(1.0, np.nanmean(diff) / SHAPE_SCALE)
-            parts.append(shape)
+            pose_shape = np.array([p.shape for p in poses], np.float64).reshape(len(poses), len(self.describe.limbs))
+            track_shape = np.array([np.full(pose_shape.shape[1], np.nan) if t.shape is None else t.shape
+                                    for t in tracks]).reshape(len(tracks), pose_shape.shape[1])
+            parts.append(np.minimum(1.0, _nanmean(np.abs(pose_shape[:, None] - track_shape[None]), 2) / SHAPE_SCALE))
         if cfg.reentry_colour:
-            colour = np.full(gated.shape, np.nan)
-            for j, tid in enumerate(lost):
-                for i, pose in enumerate(poses):
-                    colour[i, j] = _colour_distance(pose.colour, self.tracks[tid].colour)
-            parts.append(colour)
+            bins = HUE_BINS * SAT_BINS
+            pose_colour = np.array([p.colour for p in poses], np.float64).reshape(len(poses), 2, bins)
+            track_colour = np.array([np.full((2, bins), np.nan) if t.colour is None else t.colour
+                                     for t in tracks], np.float64).reshape(len(tracks), 2, bins)
+            parts.append(_nanmean(bhattacharyya(pose_colour, track_colour), 2))
         if not parts:
             return np.full(gated.shape, np.inf)
         stacked = np.stack(parts)
         has = np.isfinite(stacked).any(axis=0)
-        combined = np.where(has, np.nanmean(np.where(has, stacked, 0), axis=0), np.inf)
+        combined = np.where(has, _nanmean(np.where(has, stacked, 0), 0), np.inf)
         combined[gated | (combined > cfg.reentry_max_cost)] = np.inf
         return combined
 
@@ -283,10 +292,20 @@ class Reentry:
             del self.tracks[tid]
 
 
-def _colour_distance(a: np.ndarray, b: np.ndarray | None) -> float:
-    """Mean Bhattacharyya distance over the regions (torso, legs) both histograms have; nan if none."""
-    if b is None:
-        return float("nan")
-    distances = [cv2.compareHist(x.astype(np.float32), y.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA)
-                 for x, y in zip(a, b) if np.isfinite(x).all() and np.isfinite(y).all()]
-    return float(np.mean(distances)) if distances else float("nan")
+def bhattacharyya(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(P, L, R) Bhattacharyya distances (``cv2.compareHist``'s HISTCMP_BHATTACHARYYA) between the histograms of
+    ``a`` (P, R, bins) and ``b`` (L, R, bins), region by region; nan where either region has no histogram."""
+    overlap = np.einsum("prk,lrk->plr", np.sqrt(np.maximum(a, 0)), np.sqrt(np.maximum(b, 0)))
+    norm = a.sum(axis=2)[:, None] * b.sum(axis=2)[None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = overlap / np.sqrt(np.where(np.abs(norm) > np.finfo(np.float32).eps, norm, 1.0))
+    return np.sqrt(np.maximum(1.0 - scaled, 0.0))   # nan histograms stay nan through the sums
+
+
+def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over ``axis`` of the finite values; nan where there are none (without numpy's empty-slice warning)."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)

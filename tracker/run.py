@@ -267,7 +267,7 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
     warning = warn_if_config_changed(summary) if args.resume and info.is_main else None
     if warning:
         print(warning, file=sys.stderr)
-    collector = Collector(info, summary.read_part)
+    collector = Collector(info, summary.read_part, heartbeat=summary.heartbeat)
     timer = StageTimer()
     written: list[Path] = []
     try:

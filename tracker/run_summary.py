@@ -30,6 +30,10 @@ def part_name(rank: int) -> str:
     return f"run_summary.rank{rank}.json"
 
 
+def heartbeat_name(rank: int) -> str:
+    return f"run_summary.rank{rank}.alive"
+
+
 def config_hash(config) -> str:
     """A short digest of the resolved track config (device left out: ranks run on different devices)."""
     settings = {k: v for k, v in config.to_dict().items() if k != "device"}
@@ -102,6 +106,7 @@ class RunSummary:
             self.previous_hash = None
         if self.world_size > 1:
             (self.out / part_name(self.rank)).unlink(missing_ok=True)  # a part from an earlier launch
+            self.heartbeat(self.rank).unlink(missing_ok=True)
 
     def record(self, output: str, frames: int, seconds: float) -> None:
         self.items.append({"item": output, "rank": self.rank, "frames": int(frames), "seconds": round(seconds, 3)})
@@ -120,6 +125,10 @@ class RunSummary:
             parts = [self.part(finished)] + [p for r in range(1, self.world_size)
                                              if (p := self.read_part(r, finished=False)) is not None]
             self._write_summary(parts)
+
+    def heartbeat(self, rank: int) -> Path:
+        """The file rank ``rank`` touches while it runs (``tracker.ranks.Collector``)."""
+        return self.out / heartbeat_name(rank)
 
     def read_part(self, rank: int, finished: bool = True) -> dict | None:
         """Rank ``rank``'s part file of this launch (``finished``: only once that rank is done), or None."""

@@ -121,3 +121,24 @@ def test_estimator_precision_argument(synthetic_people):
     assert np.median(np.linalg.norm(keypoints - reference[0][0], axis=-1)) <= 0.5
     with pytest.raises(ValueError, match="need a PyTorch model to convert"):
         TopDownPoseEstimator(estimator.runner, config, precision="bf16")
+
+
+def test_openvino_in_graph_preprocessing_equals_numpy(synthetic_people, cache):
+    """The OpenVINO runner compiles the crops' conversion and normalisation into the graph; its heatmaps equal
+    those of the same model fed ``prepare_input``'s normalised float array."""
+    if "openvino" not in RUNTIMES:
+        pytest.skip("openvino is not installed")
+    from pose.openvino_runtime import OpenVinoRunner
+    from pose.runtime import InputSpec
+
+    config, model, frames, _ = synthetic_people
+    runner, _ = load_precision_runner(config, precision="fp32", runtime="openvino", model=model, cache_dir=cache)
+    assert runner.takes_crops
+    plain = OpenVinoRunner(runner.path, InputSpec.from_config(config), "fp32", preprocess_in_graph=False)
+    assert not plain.takes_crops
+    estimator = TopDownPoseEstimator(plain, config)
+    crops, _, _ = estimator.crops(*frames[0])
+    in_graph, numpy_prepared = runner(crops), plain(crops)
+    assert in_graph.shape == numpy_prepared.shape == (len(crops), config.model.num_joints,
+                                                      *config.model.heatmap_size[::-1])
+    np.testing.assert_allclose(in_graph, numpy_prepared, atol=1e-5 * np.abs(numpy_prepared).max())

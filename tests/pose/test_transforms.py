@@ -21,6 +21,7 @@ from pose.transforms import (
     mpii_center_scale,
     random_scale_rotation,
     upper_body_ids,
+    with_mirrored,
     xywh_to_xyxy,
 )
 
@@ -192,3 +193,13 @@ def test_augmented_joints_sit_on_their_markers():
                 assert pixel[0] > 150, (seed, k)
                 assert abs(int(pixel[1]) - 10 * perm[k]) <= 12, (seed, k, pixel)
     assert flipped_seen == {False, True}
+
+
+def test_with_mirrored_appends_the_left_right_mirrors():
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (3, 8, 6, 3), dtype=np.uint8)
+    both = with_mirrored(crops)
+    assert both.shape == (6, 8, 6, 3) and both.dtype == np.uint8
+    np.testing.assert_array_equal(both[:3], crops)
+    np.testing.assert_array_equal(both[3:, :, 0], crops[:, :, 5])    # first column of a mirror = last of the crop
+    np.testing.assert_array_equal(both[3:], crops[:, :, ::-1])

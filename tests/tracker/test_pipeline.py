@@ -185,7 +185,16 @@ def test_pose_oks_nms_removes_a_second_pose_of_one_person():
     ({"association.match_threshold": 1.5}, "association.match_threshold"),
     ({"flow.box_extend": -0.6}, "flow.box_extend must be >= 0"),
     ({"pose.batch_size": -4}, "pose.batch_size"),
+    ({"flow.preset": "slowest"}, "flow.preset 'slowest' needs flow.name dis and one of ultrafast, fast, medium"),
+    ({"flow.name": "farneback", "flow.preset": "fast"}, "the other flow backends take no preset"),
 ])
 def test_track_config_values_out_of_range_are_named(override, message):
     with pytest.raises(TrackConfigError, match=message):
         load_track_config("default", override)
+
+
+def test_flow_preset_reaches_the_dis_estimator():
+    from tracker.components import build_flow_estimator
+
+    assert repr(build_flow_estimator(load_track_config("cpu"), "cpu")) == "OpenCVFlow('dis/fast')"
+    assert repr(build_flow_estimator(load_track_config("default"), "cpu")) == "OpenCVFlow('dis/medium')"

@@ -10,7 +10,7 @@ from tests.tracker.tracking_scenes import TEMPLATE, TEMPLATE_SCORES
 from tracker.associate import Associator
 from tracker.config import AssociationConfig, TrackConfigError, load_track_config
 from tracker.pipeline import poses_with_boxes
-from tracker.reentry import MOTION_GROWTH, MOTION_RADIUS, PoseDescriber
+from tracker.reentry import MOTION_GROWTH, MOTION_RADIUS, Description, PoseDescriber, Reentry, _Track, bhattacharyya
 
 JOINTS = POSETRACK18.joints
 
@@ -150,3 +150,34 @@ def test_config_keys_and_validation():
         load_track_config("default", ["association.lost_seconds=-1"])
     with pytest.raises(TrackConfigError, match="reentry_max_cost"):
         load_track_config("default", ["association.reentry_max_cost=2"])
+
+
+def test_bhattacharyya_matches_opencv_region_by_region():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((3, 2, 48)), rng.random((4, 2, 48))   # unnormalised too: OpenCV divides by the sums
+    a[1, 0] = np.nan                                         # a region without a histogram
+    distances = bhattacharyya(a, b)
+    for p in range(3):
+        for q in range(4):
+            for r in range(2):
+                if p == 1 and r == 0:
+                    assert np.isnan(distances[p, q, r])
+                    continue
+                expected = cv2.compareHist(a[p, r].astype(np.float32), b[q, r].astype(np.float32),
+                                           cv2.HISTCMP_BHATTACHARYYA)
+                assert distances[p, q, r] == pytest.approx(expected, abs=1e-6)
+
+
+def test_cost_of_a_lost_track_never_described():
+    """A track whose poses never had a centre (no box, no confident joint) has no shape or colour: its cost comes
+    from the cues it has, without failing."""
+    reentry = Reentry(AssociationConfig(), JOINTS)
+    reentry.tracks[7] = _Track(born=0.0, last_seen=0.5)           # observed only without a centre
+    seen = _Track(born=0.0)
+    kp, sc = _pose((50, 30))
+    (description,) = PoseDescriber(JOINTS, 0.4)(poses_with_boxes(kp[None], sc[None]), None)
+    seen.observe(0.5, description)
+    reentry.tracks[8] = seen
+    cost = reentry.cost([description], [-1], [7, 8], 1.0, None)
+    assert np.isinf(cost[0, 0])                                   # nothing to compare: no cue, no match
+    assert cost[0, 1] == pytest.approx(0.0, abs=1e-9)             # the same pose half a second later, standing

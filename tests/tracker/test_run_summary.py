@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 
@@ -62,6 +64,34 @@ def test_ranks_write_parts_and_rank0_merges_them_through_the_files(tmp_path):
     assert rows["1"] == ["1", "7", "3.00", "2.33"]                  # rank 1: 1 item, 7 frames in 3 s
     assert rows["all"] == ["3", "15", "3.00", "5.00"]               # wall = the slowest rank
     assert Collector(RankInfo(1, 3, 1, 3, "slurm", "launch-1"), summaries[1].read_part, environ={}).gather({}) is None
+
+
+def test_rank0_stops_waiting_for_a_rank_whose_heartbeat_stopped(tmp_path, capsys):
+    """Slurm without a process group: rank 2 was SIGKILLed (its heartbeat file stays still), rank 1 is slow but
+    alive (its heartbeat moves) and finishes; rank 0 gathers rank 1 and reports rank 2 missing, without hanging."""
+    summaries = [RunSummary(tmp_path, r, 3, "h", run_id="launch-1") for r in range(3)]
+    beat = 0.05
+    alive = Collector(RankInfo(1, 3, 1, 3, "slurm", "launch-1"), summaries[1].read_part, environ={},
+                      heartbeat=summaries[1].heartbeat, heartbeat_seconds=beat)
+    summaries[2].heartbeat(2).touch()                                  # beat once, then killed
+    summaries[2].record("c.json", 3, 1.0)                              # its finished item is kept
+
+    def finish_rank1_later():
+        time.sleep(20 * beat)                                          # longer than the stale limit: alive anyway
+        summaries[1].record("b.json", 7, 2.0)
+        summaries[1].write(finished=True)
+        alive.close()
+
+    thread = threading.Thread(target=finish_rank1_later)
+    thread.start()
+    collector = Collector(RankInfo(0, 3, 0, 3, "slurm", "launch-1"), summaries[0].read_part, poll_seconds=0.01,
+                          environ={}, heartbeat=summaries[0].heartbeat, heartbeat_seconds=beat)
+    parts = collector.gather(summaries[0].part(finished=True))
+    collector.close()
+    thread.join()
+    assert parts[1]["items"][0]["item"] == "b.json" and parts[2] == {"rank": 2, "missing": True}
+    assert "rank(s) 2 stopped without finishing" in capsys.readouterr().err
+    assert "(no report: the rank failed or was stopped)" in timing_table(parts)
 
 
 def test_output_is_done_reads_back_and_compares_images(tmp_path):
