@@ -41,7 +41,7 @@ from tracker.eval.data import (
     normalized_distances,
     sequence_frames,
 )
-from tracker.eval.mot import MOTResult, mot_metrics, sequence_counts, zero_counts
+from tracker.eval.mot import MOTResult, mot_metrics, sequences_counts, zero_counts
 
 # poseval's printed groups (eval_helpers.getCum): joint ids averaged per column; Total is the 15-joint mean.
 TABLE_GROUPS = {
@@ -151,7 +151,7 @@ def compute_mot(prepared: list[PreparedSequence], textbook: bool = False,
             "evaluation cannot handle (it drops the last frame of every sequence and then crashes); "
             "use --ap-only, --textbook, or ground truth with at least two such frames")
     prepared = [s for s in prepared if s.frames]
-    counts = [sequence_counts(s.frames, s.dists, textbook) for s in prepared]
+    counts = sequences_counts([(s.frames, s.dists) for s in prepared], textbook)
     total = sum(counts, zero_counts())
     seqs = {s.name: mot_metrics(c, textbook) for s, c in zip(prepared, counts)} if per_sequence else {}
     return mot_metrics(total, textbook), seqs
