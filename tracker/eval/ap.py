@@ -1,6 +1,6 @@
 """Per-joint average precision of multi-person poses, as PoseTrack's official evaluator (poseval) computes it.
 
-Per frame, predicted people are assigned to ground-truth people greedily by PCKh (``assign_frame``); every
+Per frame, predicted people are assigned to ground-truth people greedily by PCKh (``assign_frames``); every
 predicted joint then becomes one (score, true/false positive) detection of its joint type. Per joint, the
 detections of all frames are ranked by score and AP is the VOC area under the precision envelope, all points
 (``average_precision``). Totals are the mean over the 15 joints.
@@ -31,38 +31,58 @@ class FrameDetections:
 
 
 def greedy_assignment(match: np.ndarray, gt_has: np.ndarray) -> np.ndarray:
-    """poseval's pose assignment. match (P, G, 15) bool, gt_has (G, 15). Returns (P,) GT index or -1.
+    """poseval's pose assignment. match (..., P, G, 15) bool, gt_has (..., G, 15). Returns (..., P) GT index or -1.
 
     pck[p, g] = matched joints / annotated joints of g. Each prediction keeps only its best GT (first on ties),
     then each GT takes the prediction with the highest remaining pck (first on ties); pck 0 means no match.
+    Leading axes are independent frames (a frame padded with people who match nothing is assigned the same).
     """
-    num_pr, num_gt = match.shape[:2]
-    n_annotated = gt_has.sum(axis=1)  # (G,)
-    pck = match.sum(axis=2).astype(np.float64)
-    pck = np.divide(pck, n_annotated[None, :], out=pck, where=n_annotated[None, :] > 0)
-    best_gt = np.argmax(pck, axis=1)  # (P,)
+    n_annotated = gt_has.sum(axis=-1)[..., None, :]  # (..., 1, G)
+    pck = match.sum(axis=-1).astype(np.float64)  # (..., P, G)
+    pck = np.divide(pck, n_annotated, out=pck, where=n_annotated > 0)
+    best_gt = np.argmax(pck, axis=-1)[..., None]  # (..., P, 1)
     kept = np.zeros_like(pck)
-    kept[np.arange(num_pr), best_gt] = pck[np.arange(num_pr), best_gt]
-    pr_for_gt = np.argmax(kept, axis=0)  # (G,)
-    pr_for_gt[kept.max(axis=0) == 0] = -1
-    gt_for_pr = np.full(num_pr, -1, dtype=np.int64)
-    assigned = pr_for_gt >= 0
-    gt_for_pr[pr_for_gt[assigned]] = np.nonzero(assigned)[0]
+    np.put_along_axis(kept, best_gt, np.take_along_axis(pck, best_gt, axis=-1), axis=-1)
+    pr_for_gt = np.argmax(kept, axis=-2)  # (..., G)
+    pr_for_gt[kept.max(axis=-2) == 0] = -1
+    gt_for_pr = np.full(pck.shape[:-1], -1, dtype=np.int64)
+    *frame, gt = np.nonzero(pr_for_gt >= 0)
+    gt_for_pr[(*frame, pr_for_gt[(*frame, gt)])] = gt
     return gt_for_pr
 
 
-def assign_frame(frame: EvalFrame, dist: np.ndarray) -> FrameDetections:
-    """Detections of one frame from its normalised distances ``dist`` (P, G, 15)."""
-    num_pr, num_gt = len(frame.pr_ids), len(frame.gt_ids)
-    is_tp = np.zeros((num_pr, NUM_JOINTS), bool)
-    if num_pr and num_gt:
-        match = dist <= DIST_THRESHOLD
-        gt_for_pr = greedy_assignment(match, frame.gt_has)
-        assigned = gt_for_pr >= 0
-        # A joint of an assigned prediction is a true positive iff it is within the threshold of the same joint of
-        # its GT (so predicted joints the GT lacks are false positives); unassigned predictions are all false.
-        is_tp[assigned] = match[np.nonzero(assigned)[0], gt_for_pr[assigned]]
-    return FrameDetections(frame.pr_scores, is_tp, frame.pr_has, frame.gt_has.sum(axis=0))
+_CHUNK_CELLS = 1 << 16  # frames x P x G matched at once in assign_frames (x 15 joints): bounds its memory
+
+
+def assign_frames(frames: list[EvalFrame], dists: list[np.ndarray]) -> list[FrameDetections]:
+    """The detections of each frame from its normalised distances (P, G, 15). The frames are matched together in
+    chunks, padded to the chunk's largest frame."""
+    num_pr, num_gt = [len(f.pr_ids) for f in frames], [len(f.gt_ids) for f in frames]
+    is_tp = [np.zeros((p, NUM_JOINTS), bool) for p in num_pr]
+    start = 0
+    while start < len(frames):
+        end, pm, gm = start, 0, 0
+        while end < len(frames):
+            p2, g2 = max(pm, num_pr[end]), max(gm, num_gt[end])
+            if end > start and (end + 1 - start) * p2 * g2 > _CHUNK_CELLS:
+                break
+            pm, gm, end = p2, g2, end + 1
+        if pm and gm:
+            match = np.zeros((end - start, pm, gm, NUM_JOINTS), bool)
+            gt_has = np.zeros((end - start, gm, NUM_JOINTS), bool)
+            for t in range(start, end):
+                match[t - start, :num_pr[t], :num_gt[t]] = dists[t] <= DIST_THRESHOLD
+                gt_has[t - start, :num_gt[t]] = frames[t].gt_has
+            gt_for_pr = greedy_assignment(match, gt_has)  # (frames, pm)
+            # A joint of an assigned prediction is a true positive iff it is within the threshold of the same joint
+            # of its GT (so predicted joints the GT lacks are false positives); unassigned predictions are all false.
+            chunk_tp = np.zeros((end - start, pm, NUM_JOINTS), bool)
+            tt, pp = np.nonzero(gt_for_pr >= 0)
+            chunk_tp[tt, pp] = match[tt, pp, gt_for_pr[tt, pp]]
+            for t in range(start, end):
+                is_tp[t] = chunk_tp[t - start, :num_pr[t]]
+        start = end
+    return [FrameDetections(f.pr_scores, tp, f.pr_has, f.gt_has.sum(axis=0)) for f, tp in zip(frames, is_tp)]
 
 
 def precision_recall(scores: np.ndarray, is_tp: np.ndarray, n_positives: float) -> tuple[np.ndarray, np.ndarray]:

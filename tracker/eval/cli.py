@@ -33,7 +33,7 @@ from pose.data.posetrack import (
     read_sequence,
 )
 from pose.fileio import write_json_atomic
-from tracker.eval.ap import APResult, assign_frame, average_precision
+from tracker.eval.ap import APResult, assign_frames, average_precision
 from tracker.eval.data import (
     JOINT_NAMES,
     EvalFrame,
@@ -41,7 +41,7 @@ from tracker.eval.data import (
     normalized_distances,
     sequence_frames,
 )
-from tracker.eval.mot import MOTResult, mot_metrics, sequence_counts, zero_counts
+from tracker.eval.mot import MOTResult, mot_metrics, sequences_counts, zero_counts
 
 # poseval's printed groups (eval_helpers.getCum): joint ids averaged per column; Total is the 15-joint mean.
 TABLE_GROUPS = {
@@ -124,7 +124,7 @@ def compute_ap(prepared: list[PreparedSequence], per_sequence: bool = False) -> 
 
     Like poseval, the per-sequence results leave out sequences without any evaluated frame.
     """
-    per_seq_dets = [[assign_frame(f, d) for f, d in zip(s.frames, s.dists)] for s in prepared]
+    per_seq_dets = [assign_frames(s.frames, s.dists) for s in prepared]
     total = average_precision([det for dets in per_seq_dets for det in dets])
     seqs = ({s.name: average_precision(dets) for s, dets in zip(prepared, per_seq_dets) if s.frames}
             if per_sequence else {})
@@ -151,7 +151,7 @@ def compute_mot(prepared: list[PreparedSequence], textbook: bool = False,
             "evaluation cannot handle (it drops the last frame of every sequence and then crashes); "
             "use --ap-only, --textbook, or ground truth with at least two such frames")
     prepared = [s for s in prepared if s.frames]
-    counts = [sequence_counts(s.frames, s.dists, textbook) for s in prepared]
+    counts = sequences_counts([(s.frames, s.dists) for s in prepared], textbook)
     total = sum(counts, zero_counts())
     seqs = {s.name: mot_metrics(c, textbook) for s, c in zip(prepared, counts)} if per_sequence else {}
     return mot_metrics(total, textbook), seqs

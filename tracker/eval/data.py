@@ -173,34 +173,34 @@ def sequence_frames(gt_seq, pred_seq, gt_name: str = "", pred_name: str = "") ->
             f"{pred_name} has {len(pred_seq.frames)} frames but the ground truth {gt_name} has "
             f"{len(gt_seq.frames)}; write one prediction frame per ground-truth frame, in the same order"
         )
+    id_error = _first_track_id_error(gt_seq, pred_seq, gt_name, pred_name)  # (frame index, error) or None
+    # poseval cleanupData: unlabeled and empty GT frames are not evaluated ...
+    kept = [(t, g, p) for t, (g, p) in enumerate(zip(gt_seq.frames, pred_seq.frames)) if len(g.people)]
+    # ... and only then the people without a point list (the frame stays, possibly empty)
+    gt_people = [[p for p in g.people if has_point_list(p, gt_seq.source_format)] for _, g, _ in kept]
+    pr_people = [[p for p in pr.people if has_point_list(p, pred_seq.source_format)] for _, _, pr in kept]
+    # The people of all frames stacked once, then cut per frame.
+    gt_all = _people_arrays([p for people in gt_people for p in people], with_scores=False)
+    pr_all = _people_arrays([p for people in pr_people for p in people], with_scores=True)
+    no_head_all = np.array([p.head_box is None for people in gt_people for p in people], dtype=bool)
+    gt_ends = np.cumsum([len(people) for people in gt_people]).tolist()
+    pr_ends = np.cumsum([len(people) for people in pr_people]).tolist()
     frames = []
-    for gt_frame, pr_frame in zip(gt_seq.frames, pred_seq.frames):
-        for role, name, frame in (("ground truth", gt_name, gt_frame), ("prediction", pred_name, pr_frame)):
-            ids = [int(p.track_id) for p in frame.people]
-            if any(i >= MAX_TRACK_ID for i in ids):
-                raise EvaluationError(
-                    f"{name}, frame {frame.file_name}: {role} track id {max(ids)} is >= {MAX_TRACK_ID}, "
-                    f"which poseval rejects; renumber the tracks below {MAX_TRACK_ID}"
-                )
-            if role == "prediction" and len(set(ids)) != len(ids):
-                raise EvaluationError(
-                    f"{name}, frame {frame.file_name}: duplicate prediction track ids "
-                    f"{sorted({i for i in ids if ids.count(i) > 1})}; give every person of a frame its own id"
-                )
-        if len(gt_frame.people) == 0:  # poseval cleanupData: unlabeled and empty GT frames are not evaluated
-            continue
-        # ... and only then the people without a point list (the frame stays, possibly empty)
-        gt_people = [p for p in gt_frame.people if has_point_list(p, gt_seq.source_format)]
-        pr_people = [p for p in pr_frame.people if has_point_list(p, pred_seq.source_format)]
-        gt_xy, gt_has, gt_ids, head = _people_arrays(gt_people, with_scores=False)
-        pr_xy, pr_has, pr_ids, scores = _people_arrays(pr_people, with_scores=True)
-        regions = [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in gt_frame.ignore_regions]
+    for k, (t, gt_frame, _) in enumerate(kept):
+        if id_error is not None and id_error[0] <= t:  # the errors in frame order, as poseval meets them
+            raise id_error[1]
+        g0, g1 = (gt_ends[k - 1] if k else 0), gt_ends[k]
+        p0, p1 = (pr_ends[k - 1] if k else 0), pr_ends[k]
+        gt_xy, gt_has, gt_ids, head = (a[g0:g1] for a in gt_all)
+        pr_xy, pr_has, pr_ids, scores = (a[p0:p1] for a in pr_all)
+        no_head = no_head_all[g0:g1]
         where = f"{gt_name}, frame {gt_frame.file_name}"
-        if any(1 <= len(r) <= 2 for r in regions):  # shapely refuses such a polygon: poseval crashes
-            raise EvaluationError(f"{where}: an ignore region has only 1 or 2 vertices, which poseval (shapely) "
-                                  "cannot turn into a polygon; give every region at least 3 vertices or remove it")
-        no_head = np.array([p.head_box is None for p in gt_people], dtype=bool)
-        if regions:
+        if gt_frame.ignore_regions:
+            regions = [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in gt_frame.ignore_regions]
+            if any(1 <= len(r) <= 2 for r in regions):  # shapely refuses such a polygon: poseval crashes
+                raise EvaluationError(f"{where}: an ignore region has only 1 or 2 vertices, which poseval (shapely) "
+                                      "cannot turn into a polygon; give every region at least 3 vertices or remove "
+                                      "it")
             gt_has, keep_gt = _remove_ignored(gt_xy, gt_has, regions)
             pr_has, keep_pr = _remove_ignored(pr_xy, pr_has, regions)
             gt_xy, gt_has, gt_ids, head = gt_xy[keep_gt], gt_has[keep_gt], gt_ids[keep_gt], head[keep_gt]
@@ -210,7 +210,28 @@ def sequence_frames(gt_seq, pred_seq, gt_name: str = "", pred_name: str = "") ->
             raise EvaluationError(f"{where}: a ground-truth person has no head box, which poseval needs (PCKh) in "
                                   "frames with predictions; add its 'bbox_head' (2017: x1, y1, x2, y2)")
         frames.append(EvalFrame(gt_xy, gt_has, gt_ids, head, pr_xy, pr_has, scores, pr_ids, where))
+    if id_error is not None:
+        raise id_error[1]
     return frames
+
+
+def _first_track_id_error(gt_seq, pred_seq, gt_name: str, pred_name: str):
+    """(frame index, EvaluationError) of the first track id poseval rejects (>= MAX_TRACK_ID, or twice in one
+    prediction frame), or None."""
+    for t, (gt_frame, pr_frame) in enumerate(zip(gt_seq.frames, pred_seq.frames)):
+        for role, name, frame in (("ground truth", gt_name, gt_frame), ("prediction", pred_name, pr_frame)):
+            ids = [int(p.track_id) for p in frame.people]
+            if any(i >= MAX_TRACK_ID for i in ids):
+                return t, EvaluationError(
+                    f"{name}, frame {frame.file_name}: {role} track id {max(ids)} is >= {MAX_TRACK_ID}, "
+                    f"which poseval rejects; renumber the tracks below {MAX_TRACK_ID}"
+                )
+            if role == "prediction" and len(set(ids)) != len(ids):
+                return t, EvaluationError(
+                    f"{name}, frame {frame.file_name}: duplicate prediction track ids "
+                    f"{sorted({i for i in ids if ids.count(i) > 1})}; give every person of a frame its own id"
+                )
+    return None
 
 
 def normalized_distances(frame: EvalFrame) -> np.ndarray:

@@ -9,6 +9,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # parses PoseTrack files about twice as fast as the standard library; optional
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    orjson = None
+
 from pose.data.posetrack.types import (
     FrameAnnotation,
     MAX_TRACK_ID,
@@ -71,12 +76,25 @@ def _is_number(value: Any) -> bool:
     return _is_real(value) and math.isfinite(value)
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, fast: bool = True) -> Any:
+    """The parsed JSON of a file, or PoseTrackFormatError naming what is wrong with it.
+
+    fast: parse with orjson when it is installed (about twice as fast on these number-heavy files), falling back
+    to the standard library for what orjson refuses (NaN / Infinity, which Python's json and so poseval read; bad
+    UTF-8; bad JSON, whose error the standard library words). orjson differs in one more way: an integer beyond
+    64 bits becomes a float. Readers retry a file with ``fast=False`` when it fails their checks
+    (``files.read_sequence``), so error messages are the standard library's.
+    """
     ctx = _Context(path)
     if not path.exists():
         raise ctx.error("the file does not exist", "check the path")
     if path.is_dir():
         raise ctx.error("is a folder, not a PoseTrack JSON file", "pass one .json file per sequence")
+    if fast and orjson is not None:
+        try:
+            return orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            pass  # the standard path below decides and words the error
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pose.data.posetrack.checks import _Context, _load_json
+from pose.data.posetrack.checks import _Context, _load_json, orjson
 from pose.data.posetrack.format2017 import _read_2017, to_posetrack17_dict
 from pose.data.posetrack.format21 import is_posetrack21, posetrack21_from_data, write_posetrack21
 from pose.data.posetrack.format2018 import _read_2018, to_posetrack18_dict
@@ -29,7 +29,15 @@ def read_sequence(path: str | os.PathLike, role: str = "gt", check_file_names: b
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     path = Path(path)
-    data = _load_json(path)
+    try:
+        return _read_data(_load_json(path), path, role, check_file_names, lenient)
+    except PoseTrackFormatError:  # worded on the standard library's reading of the file (see _load_json)
+        if orjson is None:
+            raise
+        return _read_data(_load_json(path, fast=False), path, role, check_file_names, lenient)
+
+
+def _read_data(data, path: Path, role: str, check_file_names: bool, lenient: bool) -> PoseTrackSequence:
     ctx = _Context(path)
     if not isinstance(data, dict):
         raise ctx.error(f"the top level is a JSON {type(data).__name__}, not an object",

@@ -1,13 +1,18 @@
 """PoseTrack 2018 files (COCO-like ``images`` / ``annotations`` / ``categories``): the reader and the writer."""
 from __future__ import annotations
 
+import itertools
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pose.data.posetrack.checks import _Context, _check_file_name, _check_track_id, _check_unique_track_ids, _is_int
+from pose.data.posetrack.checks import (_REAL_TYPES, _Context, _check_file_name, _check_track_id,
+                                        _check_unique_track_ids, _is_int)
 from pose.data.posetrack.types import (
     FrameAnnotation,
+    MAX_TRACK_ID,
     NUM_JOINTS,
     PersonAnnotation,
     PoseTrackSequence,
@@ -111,7 +116,124 @@ def _regions_2018(img: dict, ctx: _Context, i: int, fname: str) -> list[np.ndarr
 
 def _read_annotations_2018(annotations: list, frames: list[FrameAnnotation], frame_of_id: dict[int, int],
                            mapping: np.ndarray, k_file: int, ctx: _Context, role: str) -> None:
-    """Validates every annotation, then fills all keypoints with one vectorised reorder."""
+    """Reads every annotation into its frame. A file passing the whole-array checks of ``_annotation_columns``
+    (the usual case) is read without a per-value check; any other goes through ``_read_annotations_checked``,
+    which names the first bad value."""
+    columns = _annotation_columns(annotations, frame_of_id, k_file, ctx)
+    if columns is None or not _attach_columns(columns, frames, mapping, k_file, role):
+        _read_annotations_checked(annotations, frames, frame_of_id, mapping, k_file, ctx, role)
+
+
+def _real_lists(values: list, count: int, lenient: bool) -> np.ndarray | None:
+    """(N, count) float64 of N lists of ``count`` JSON numbers (finite unless lenient), or None otherwise."""
+    if not values:
+        return np.zeros((0, count))
+    if not {list}.issuperset(map(type, values)) or {count} != set(map(len, values)):
+        return None
+    if not _REAL_TYPES.issuperset(map(type, itertools.chain.from_iterable(values))):
+        return None
+    try:
+        array = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond the float range
+        return None
+    return array if lenient or np.isfinite(array).all() else None
+
+
+def _optional_rows(column: list, count: int, lenient: bool, empty_is_none: bool = False):
+    """(given (N,) bool, rows (N, count) float64) of a column whose entries are None (or [] when
+    ``empty_is_none``) or lists of ``count`` numbers; None when an entry is anything else."""
+    given = np.array([v is not None and not (empty_is_none and v == []) for v in column], dtype=bool)
+    values = _real_lists([v for v, g in zip(column, given.tolist()) if g], count, lenient)
+    if values is None:
+        return None
+    rows = np.zeros((len(column), count))
+    rows[given] = values
+    return given, rows
+
+
+def _annotation_columns(annotations: list, frame_of_id: dict[int, int], k_file: int, ctx: _Context):
+    """Every annotation's fields as columns, checked whole-array at a time; None when any check fails (bad
+    types, counts or values, an unknown image id, a track id >= MAX_TRACK_ID, a non-finite number)."""
+    if not {dict}.issuperset(map(type, annotations)):
+        return None
+    image_ids = [a.get("image_id") for a in annotations]
+    track_ids = [a.get("track_id") for a in annotations]
+    if not {int}.issuperset(map(type, image_ids)) or not {int}.issuperset(map(type, track_ids)):
+        return None  # also a missing track id (None)
+    if track_ids and max(track_ids) >= MAX_TRACK_ID:
+        return None
+    frame_index = [frame_of_id.get(i) for i in image_ids]
+    if None in frame_index:
+        return None
+    keypoints = [a.get("keypoints") for a in annotations]
+    if not {list}.issuperset(map(type, keypoints)) or not {3 * k_file}.issuperset(map(len, keypoints)):
+        return None
+    try:
+        raw = np.array(keypoints, dtype=np.float64).reshape(len(annotations), k_file, 3)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not ctx.lenient and not np.isfinite(raw).all():
+        return None
+    scores = _optional_rows([a.get("scores") for a in annotations], k_file, ctx.lenient, empty_is_none=True)
+    heads = _optional_rows([a.get("bbox_head") for a in annotations], 4, ctx.lenient)
+    boxes = _optional_rows([a.get("bbox") for a in annotations], 4, ctx.lenient)
+    person_scores = [a.get("score") for a in annotations]
+    given_scores = [v for v in person_scores if v is not None]
+    if scores is None or heads is None or boxes is None or not _REAL_TYPES.issuperset(map(type, given_scores)):
+        return None
+    try:
+        if not ctx.lenient and not all(map(math.isfinite, given_scores)):
+            return None
+    except OverflowError:
+        return None
+    return _Columns(annotations, frame_index, track_ids, raw, scores, heads, boxes, person_scores)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The checked fields of N annotations. raw (N, K_file, 3); scores / heads / boxes: (given (N,), rows)."""
+
+    annotations: list
+    frame_index: list
+    track_ids: list
+    raw: np.ndarray
+    scores: tuple
+    heads: tuple
+    boxes: tuple
+    person_scores: list
+
+
+def _attach_columns(columns: _Columns, frames: list[FrameAnnotation], mapping: np.ndarray, k_file: int,
+                    role: str) -> bool:
+    """Adds a PersonAnnotation per annotation to its frame; False (nothing added) where a role check fails."""
+    n = len(columns.annotations)
+    keypoints = np.zeros((n, NUM_JOINTS, 3))
+    keypoints[:, mapping] = columns.raw
+    has_scores, score_rows = columns.scores
+    has_head, head_rows = columns.heads
+    has_box, box_rows = columns.boxes
+    annotated = np.any(keypoints[:, _P17_TO_P18] != 0, axis=(1, 2))
+    if (role == "pred" and np.any(annotated & ~has_scores)) or (role == "gt" and np.any(annotated & ~has_head)):
+        return False  # the checked reader names the person
+    scores = np.zeros((n, NUM_JOINTS))
+    scores[:, mapping] = score_rows
+    head_rows = np.concatenate([head_rows[:, :2], head_rows[:, :2] + head_rows[:, 2:]], axis=1)  # x1, y1, x2, y2
+    rows = zip(columns.annotations, columns.frame_index, columns.track_ids, keypoints, scores, head_rows, box_rows,
+               has_scores.tolist(), has_head.tolist(), has_box.tolist(), columns.person_scores)
+    for ann, i, track_id, kp, sc, head, box, with_scores, with_head, with_box, score in rows:
+        extra = {k: v for k, v in ann.items() if k not in _ANN18_KEYS or v is None or v == []}
+        for key in ("track_id", "image_id", "keypoints"):
+            extra.pop(key, None)
+        frames[i].people.append(PersonAnnotation(track_id, kp, sc if with_scores else None,
+                                                 head if with_head else None, box if with_box else None,
+                                                 None if score is None else float(score), extra))
+    return True
+
+
+def _read_annotations_checked(annotations: list, frames: list[FrameAnnotation], frame_of_id: dict[int, int],
+                           mapping: np.ndarray, k_file: int, ctx: _Context, role: str) -> None:
+    """Validates every annotation value by value (raising on the first bad one), then fills all keypoints with one
+    vectorised reorder."""
     owners: list[tuple[int, int, PersonAnnotation]] = []  # (frame index, annotation index, person)
     flat_all: list = []
     for a, ann in enumerate(annotations):

@@ -76,7 +76,7 @@ def read_posetrack21(path: str | os.PathLike, role: str = "any") -> PoseTrackSeq
     Raises ``PoseTrackFormatError`` with one sentence naming the file, frame, person and field.
     """
     path = Path(path)
-    return posetrack21_from_data(_load_json(path), path, role)
+    return posetrack21_from_data(_load_json(path, fast=False), path, role)
 
 
 def posetrack21_from_data(data: Any, path: Path, role: str = "any") -> PoseTrackSequence:
