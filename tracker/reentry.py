@@ -97,14 +97,6 @@ class _Track:
         dt = t - t.mean()
         return (dt[:, None] * (c - c.mean(axis=0))).sum(axis=0) / (dt ** 2).sum()
 
-    def predict(self, time_s: float, frame_size: tuple[int, int] | None) -> np.ndarray:
-        if not self.centres:
-            return np.full(2, np.nan)
-        centre = self.centres[-1] + self.velocity * (time_s - self.times[-1])
-        if frame_size is not None:
-            centre = np.clip(centre, 0, np.asarray(frame_size, np.float64))
-        return centre
-
 
 def _blend(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
     """Moving average that ignores nan observations and starts from the first real one."""
@@ -118,6 +110,18 @@ def _blend_scalar(old: float, new: float) -> float:
     if not np.isfinite(new) or new <= 0:
         return old
     return new if old <= 0 else (1 - DESCRIPTOR_RATE) * old + DESCRIPTOR_RATE * new
+
+
+def predict_centres(tracks: list[_Track], time_s: float, frame_size: tuple[int, int] | None) -> np.ndarray:
+    """(L, 2) where the constant-velocity model puts each track's centre at ``time_s``, clamped into the frame
+    (nan for a track never seen with a centre)."""
+    last = np.array([t.centres[-1] if t.centres else (np.nan, np.nan) for t in tracks], np.float64).reshape(-1, 2)
+    seen = np.array([t.times[-1] if t.times else np.nan for t in tracks], np.float64)
+    velocity = np.array([t.velocity for t in tracks], np.float64).reshape(-1, 2)
+    centres = last + velocity * (time_s - seen)[:, None]
+    if frame_size is not None:
+        centres = np.clip(centres, 0, np.asarray(frame_size, np.float64))
+    return centres
 
 
 class PoseDescriber:
@@ -253,7 +257,7 @@ class Reentry:
         gated = last_seen[None, :] >= born[:, None]
         parts = []
         if cfg.reentry_motion:
-            predicted = np.array([t.predict(time_s, frame_size) for t in tracks]).reshape(len(tracks), 2)
+            predicted = predict_centres(tracks, time_s, frame_size)
             centres = np.array([p.centre for p in poses], np.float64).reshape(len(poses), 2)
             track_torso = np.array([t.torso for t in tracks])
             pose_torso = np.array([p.torso for p in poses])

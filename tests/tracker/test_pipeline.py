@@ -196,5 +196,5 @@ def test_track_config_values_out_of_range_are_named(override, message):
 def test_flow_preset_reaches_the_dis_estimator():
     from tracker.components import build_flow_estimator
 
-    assert repr(build_flow_estimator(load_track_config("cpu"), "cpu")) == "OpenCVFlow('dis/fast')"
+    assert repr(build_flow_estimator(load_track_config("cpu"), "cpu")) == "OpenCVFlow('dis/ultrafast')"
     assert repr(build_flow_estimator(load_track_config("default"), "cpu")) == "OpenCVFlow('dis/medium')"
