@@ -59,6 +59,7 @@ def sample_flow(flow: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.nd
     y1 = np.minimum(y0 + 1, height - 1)
     wx = (xc - x0)[..., None]
     wy = (yc - y0)[..., None]
+
     def at(rows, cols):  # the four neighbours, read before converting (not the whole field)
         return flow[rows, cols].astype(np.float64)
 

@@ -152,8 +152,7 @@ class Collector:
     def _touch(self) -> None:
         path = self.heartbeat(self.info.rank)
         try:
-            path.touch()
-            os.utime(path)
+            path.touch()  # creates it, or moves its modification time to now
         except OSError:
             pass  # a missed beat; the next one tries again
 
