@@ -5,10 +5,13 @@
     python benchmarks/track_speed.py --pose-weights PATH   # trained weights (default: random, same cost)
     python benchmarks/track_speed.py --precision fp32,auto --frames 150   # one run per precision, then the ratio
     python benchmarks/track_speed.py --tracking-only 10 --frames 20000 --rss-at 1000,20000   # memory over length
+    bash benchmarks/gpu_pipeline.sh                        # the paper's pipeline on a GPU, fp32 vs fp16
 
 Network time is measured inside the network calls themselves: the pose network runner (crops in, heatmaps out,
-whatever runtime runs it, with a CUDA synchronise on GPU) and the YOLOX ``InferenceSession.run``; "outside the networks" is the wall time minus those,
-i.e. decoding, letterboxing, crops, heatmap decoding, optical flow, propagation, NMS, association and the loop.
+whatever runtime runs it, with a CUDA synchronise on GPU), the YOLOX ``InferenceSession.run``, the whole detector
+call with ``--boxes-from`` and the whole flow call of a learned flow; "outside the networks" is the wall time minus
+those, i.e. decoding, letterboxing, crops, heatmap decoding, classical optical flow, propagation, NMS, association
+and the loop.
 Random pose weights give joint scores unlike a trained model's, so the number of flow-propagated boxes (and so of
 crops) differs: the crops per frame are printed to normalise by. Peak RSS (``ru_maxrss``) is read at the frames
 given by ``--rss-at``; the target is a flat line (frame 700 within 50 MB of frame 100).
@@ -31,6 +34,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from flow.estimators import OPENCV_BACKENDS  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
 from pose.precision import cpu_abilities  # noqa: E402
 from tracker.components import build_components, describe_precision  # noqa: E402
@@ -82,6 +86,41 @@ class SessionClock:
 
     def __getattr__(self, name):
         return getattr(self.session, name)
+
+
+class CallClock:
+    """Wraps a callable stage (a detector, a learned flow network); counts the seconds spent in its calls."""
+
+    def __init__(self, stage, device: str):
+        self.stage = stage
+        self.seconds = 0.0
+        self._sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+
+    def __call__(self, *args):
+        start = time.perf_counter()
+        try:
+            return self.stage(*args)
+        finally:
+            self._sync()
+            self.seconds += time.perf_counter() - start
+
+    def __getattr__(self, name):
+        return getattr(self.stage, name)
+
+
+class BoxesFrom:
+    """Runs the real detector on every frame (its cost) but hands on the boxes of a detection file: for a detector
+    with random weights, which finds nobody (``--boxes-from``)."""
+
+    def __init__(self, detector, boxes):
+        self.detector, self.boxes = detector, boxes
+
+    def __call__(self, frame):
+        self.detector(frame)
+        return self.boxes(frame)
+
+    def __getattr__(self, name):
+        return getattr(self.detector, name)
 
 
 def peak_rss_mb() -> float:
@@ -170,6 +209,9 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--precision", default="", help="comma-separated inference.precision values, one run each "
                                                         "(e.g. fp32,auto); default: the config's")
+    parser.add_argument("--boxes-from", default="", metavar="FILE",
+                        help="run the detector on every frame (timed) but use the person boxes of this detection "
+                             "file (COCO results or PoseTrack): for detectors with random weights")
     parser.add_argument("--tracking-only", type=int, default=0, metavar="PEOPLE",
                         help="memory over length without networks: PEOPLE generated walkers, streamed output")
     args = parser.parse_args(argv)
@@ -196,6 +238,14 @@ def run_once(args, precision: str) -> float:
     config = load_track_config(args.config, overrides)
     config, parts = build_components(config, detector=args.detector)
     hrnet = RunnerClock(parts.pose_estimator, args.device)
+    stand_in = learned_flow = None
+    if args.boxes_from:
+        from tracker.detectors import DetectionFile
+
+        stand_in = CallClock(parts.detector, args.device)
+        parts.detector = BoxesFrom(stand_in, DetectionFile(args.boxes_from, config.detector.score_threshold))
+    if parts.flow_estimator is not None and config.flow.name not in OPENCV_BACKENDS:
+        parts.flow_estimator = learned_flow = CallClock(parts.flow_estimator, args.device)
     yolox = None
     if hasattr(parts.detector, "session"):
         yolox = parts.detector.session = SessionClock(parts.detector.session)
@@ -226,10 +276,14 @@ def run_once(args, precision: str) -> float:
     print()
     print(timer.summary(wall))
     print()
-    networks = hrnet.seconds + (yolox.seconds if yolox else 0.0)
     rows = [("pose network", hrnet.seconds)]
     if yolox is not None:
         rows.append(("YOLOX run", yolox.seconds))
+    if stand_in is not None:
+        rows.append(("detector network", stand_in.seconds))
+    if learned_flow is not None:
+        rows.append(("flow network", learned_flow.seconds))
+    networks = sum(seconds for _, seconds in rows)
     rows.append(("outside networks", wall - networks))
     print(f"{'part':<18} {'total s':>9} {'ms/frame':>9} {'% wall':>7}")
     for name, seconds in rows:
