@@ -108,6 +108,25 @@ def _load_json(path: Path, fast: bool = True) -> Any:
                         "fix or regenerate the file") from None
 
 
+def _check_image(img: Any, image_id: Any, frame_of_id: dict[int, int], ctx: _Context, i: int) -> str:
+    """Image ``i`` of a 2018 / PoseTrack21 ``images`` list: an object with a file name and an integer id not used
+    before (recorded in ``frame_of_id``). Returns its file name."""
+    if not isinstance(img, dict):
+        raise ctx.error(f"'images[{i}]' is not an object", frame=i, file_name="?", field_name="images")
+    fname = img.get("file_name")
+    if not isinstance(fname, str) or not fname:
+        raise ctx.error("'file_name' is missing or not a string", "give every image its file name", frame=i,
+                        file_name="?", field_name="file_name")
+    if not _is_int(image_id):
+        raise ctx.error(f"'id' is {image_id!r}, not an integer", "give every image an integer id", frame=i,
+                        file_name=fname, field_name="id")
+    if image_id in frame_of_id:
+        raise ctx.error(f"'id' {image_id} is also the id of frame {frame_of_id[image_id]}",
+                        "image ids must be unique", frame=i, file_name=fname, field_name="id")
+    frame_of_id[image_id] = i
+    return fname
+
+
 def _check_file_name(fname: str, folder0: str | None, ctx: _Context, i: int, field_name: str) -> str:
     try:
         folder = parse_file_name(fname)[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose.data.posetrack.checks import (_REAL_TYPES, _Context, _check_file_name, _check_track_id,
+from pose.data.posetrack.checks import (_REAL_TYPES, _Context, _check_file_name, _check_image, _check_track_id,
                                         _check_unique_track_ids, _is_int)
 from pose.data.posetrack.types import (
     FrameAnnotation,
@@ -61,20 +61,8 @@ def _read_2018(data: dict, path: Path, role: str, check_file_names: bool,
     frame_of_id: dict[int, int] = {}
     folder0 = None
     for i, img in enumerate(images):
-        if not isinstance(img, dict):
-            raise ctx.error(f"'images[{i}]' is not an object", frame=i, file_name="?", field_name="images")
-        fname = img.get("file_name")
-        if not isinstance(fname, str) or not fname:
-            raise ctx.error("'file_name' is missing or not a string", "give every image its file name", frame=i,
-                            file_name="?", field_name="file_name")
-        image_id = img.get("id")
-        if not _is_int(image_id):
-            raise ctx.error(f"'id' is {image_id!r}, not an integer", "give every image an integer id", frame=i,
-                            file_name=fname, field_name="id")
-        if image_id in frame_of_id:
-            raise ctx.error(f"'id' {image_id} is also the id of frame {frame_of_id[image_id]}",
-                            "image ids must be unique", frame=i, file_name=fname, field_name="id")
-        frame_of_id[image_id] = i
+        image_id = img.get("id") if isinstance(img, dict) else None
+        fname = _check_image(img, image_id, frame_of_id, ctx, i)
         if check_file_names:
             folder0 = _check_file_name(fname, folder0, ctx, i, "file_name")
         regions = _regions_2018(img, ctx, i, fname)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pose.data.posetrack.checks import _Context, _is_int, _load_json
+from pose.data.posetrack.checks import _Context, _check_image, _is_int, _load_json
 from pose.data.posetrack.format2018 import _default_category, _flat_keypoints, _regions_2018, _sequence_fields, _width
 from pose.data.posetrack.types import (
     NUM_JOINTS,
@@ -120,20 +120,8 @@ def _read_images(images: list, ctx: _Context, role: str) -> tuple[list[FrameAnno
     frames: list[FrameAnnotation] = []
     frame_of_id: dict[int, int] = {}
     for i, img in enumerate(images):
-        if not isinstance(img, dict):
-            raise ctx.error(f"'images[{i}]' is not an object", frame=i, file_name="?", field_name="images")
-        fname = img.get("file_name")
-        if not isinstance(fname, str) or not fname:
-            raise ctx.error("'file_name' is missing or not a string", "give every image its file name", frame=i,
-                            file_name="?", field_name="file_name")
-        image_id = img.get("id", img.get("frame_id"))
-        if not _is_int(image_id):
-            raise ctx.error(f"'id' is {image_id!r}, not an integer", "give every image an integer id", frame=i,
-                            file_name=fname, field_name="id")
-        if image_id in frame_of_id:
-            raise ctx.error(f"'id' {image_id} is also the id of frame {frame_of_id[image_id]}",
-                            "image ids must be unique", frame=i, file_name=fname, field_name="id")
-        frame_of_id[image_id] = i
+        image_id = img.get("id", img.get("frame_id")) if isinstance(img, dict) else None
+        fname = _check_image(img, image_id, frame_of_id, ctx, i)
         labeled = img.get("is_labeled")
         if labeled is None and role == "gt":
             raise ctx.error("'is_labeled' is missing on a ground-truth image",
