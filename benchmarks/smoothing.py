@@ -37,6 +37,7 @@ from tracker.config import load_track_config  # noqa: E402
 from tracker.eval.cli import evaluate  # noqa: E402
 from tracker.components import build_flow_estimator, build_pose_estimator  # noqa: E402
 from tracker.pipeline import track  # noqa: E402
+from tracker.sinks import write_tracked  # noqa: E402
 from tracker.smoothing import savgol_tracks  # noqa: E402
 from tracker.types import Poses  # noqa: E402
 
@@ -139,14 +140,7 @@ def truth_jitter(truth: list[dict]) -> float:
 
 
 def write_predictions(frames: list, seq: str, folder: Path, threshold: float) -> None:
-    from pose.data.posetrack import write_sequence
-    from tracker.run import PredictionCollector
-
-    collector = PredictionCollector()
-    for frame in frames:
-        collector.add(frame)
-    names = [f"images/{seq}/{i:06d}.jpg" for i in range(len(frames))]
-    write_sequence(collector.sequence(seq, names, threshold), folder / f"{seq}.json")
+    write_tracked(frames, folder / f"{seq}.json", joint_threshold=threshold)
 
 
 # ------------------------------------------------------------------------------------------------------ figures

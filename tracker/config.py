@@ -18,6 +18,7 @@ from pose.config import ConfigError, build_section, coerce_value, resolve_config
 from pose.config import apply_overrides as apply_config_overrides  # one override parser for both configs
 from pose.precision import PRECISIONS, RUNTIMES
 from posetrack_common.boxes import PERSON_BOX_EXTEND
+from tracker.smoothing import ONLINE_MODES
 
 
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
@@ -177,7 +178,7 @@ def _validate(config: TrackConfig) -> TrackConfig:
     if config.detector.every < 1:
         raise TrackConfigError(f"detector.every must be at least 1, got {config.detector.every}")
     smoothing = config.smoothing
-    if smoothing.online not in ("auto", "on", "off"):
+    if smoothing.online not in ONLINE_MODES:
         raise TrackConfigError(f"smoothing.online must be auto, on or off, got {smoothing.online!r}")
     if smoothing.min_cutoff <= 0 or smoothing.d_cutoff <= 0 or smoothing.beta < 0:
         raise TrackConfigError("smoothing.min_cutoff and smoothing.d_cutoff must be > 0 and smoothing.beta >= 0")

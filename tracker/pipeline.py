@@ -228,7 +228,7 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
           layout: str | None = None, poses: Sequence[Poses] | None = None, max_frames: int | None = None,
           timer: StageTimer | None = None, keep_flow: bool = False, keep_heatmaps: bool = False,
           image_ids: list | None = None, with_frames: bool = False, precision: str | None = None,
-          runtime: str | None = None,
+          runtime: str | None = None, smooth_by_default: bool = False,
           **overrides) -> Iterator[TrackedFrame]:
     """Track people through ``source``; yields one ``TrackedFrame`` per frame, streaming.
 
@@ -236,8 +236,9 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
     source; None in tracking-only mode without frames (``poses`` given; only non-flow similarities then).
     config: a ``TrackConfig``, a YAML path or a name in ``configs/track/`` (default ``default``).
     overrides: config keys, as ``association={"memory": 5}``, ``association__memory=5`` or ``device="cuda"``.
-    Keypoints are raw unless ``smoothing={"online": "on"}`` (One-Euro at the source's frame rate); re-entry of
-    lost tracks follows ``association.lost_seconds``.
+    Keypoints are raw unless ``smoothing={"online": "on"}`` (One-Euro at the source's frame rate), or
+    ``smoothing.online`` is ``auto`` and ``smooth_by_default`` is set (``tracker.run``: a video's output); re-entry
+    of lost tracks follows ``association.lost_seconds``.
     detector: a callable Frame -> Boxes, a CLI-style spec ``torchvision`` / ``onnx:PATH`` / ``file:PATH``, or a
     dict of ``detector`` config keys;
     pose_estimator: (image, boxes (N, 4)) -> keypoints (N, K, 2), scores (N, K), with ``layout`` its keypoint
@@ -264,7 +265,8 @@ def track(source, config: str | TrackConfig | None = None, *, detector: Detector
                                      flow_estimator=flow_estimator, layout=layout, tracking_only=poses is not None,
                                      has_frames=source is not None, image_ids=image_ids)
     fps = frames.info.fps if frames is not None else 0.0
-    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps, fps)
+    tracker = Tracker.from_components(config, parts, timer or StageTimer(), keep_flow, keep_heatmaps, fps,
+                                      smooth_by_default)
     return _run(tracker, frames, poses, with_frames)
 
 

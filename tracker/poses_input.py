@@ -18,6 +18,7 @@ import numpy as np
 
 from pose.fileio import parse_json_file
 from pose.keypoints import COCO17, POSETRACK18
+from posetrack_common.boxes import PERSON_BOX_EXTEND
 from tracker.types import Poses
 
 
@@ -105,7 +106,7 @@ def _coco_results(path: Path, data: list, num_frames: int | None) -> UntrackedSe
                              layout=COCO17.name, person_scores=person_scores)
 
 
-def to_poses(sequence: UntrackedSequence, box_extend: float = 0.15) -> list[Poses]:
+def to_poses(sequence: UntrackedSequence, box_extend: float = PERSON_BOX_EXTEND) -> list[Poses]:
     """Per-frame ``Poses`` with boxes around the present joints (for OKS areas and box IoU); box scores are the
     file's person scores when it has them, else the mean joint score."""
     from tracker.pipeline import poses_with_boxes

@@ -207,17 +207,19 @@ class Reentry:
         self.config = config
         self.describe = PoseDescriber(tuple(joint_names), config.joint_threshold)
         self.tracks: dict[int, _Track] = {}
+        self._pending: list[Description] = []   # this frame's descriptions, for observe()
 
     def match(self, time_s: float, poses: Poses, track_ids: np.ndarray, image: np.ndarray | None
               ) -> tuple[np.ndarray, dict[int, int]]:
         """Give lost tracks' ids to unmatched poses (track id -1) and to young tracks' poses.
 
         Returns the updated ids (N,) (-1 left for new tracks) and the renames {young id: lost id} the associator
-        applies to its memory. Then records this frame's poses under their final ids (call :meth:`observe`).
+        applies to its memory. The caller then gives the final ids to :meth:`observe`, which records this frame's
+        poses under them.
         """
         self._forget(time_s)
         track_ids = np.asarray(track_ids, np.int64).copy()
-        descriptions = self.describe(poses, image)
+        descriptions = self.describe(poses, image if self.config.reentry_colour else None)  # no colour: no HSV
         self._pending = descriptions
         seen = set(int(i) for i in track_ids if i >= 0)
         rows = [i for i, tid in enumerate(track_ids) if (tid < 0 or self._is_young(int(tid), time_s))

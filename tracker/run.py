@@ -29,7 +29,6 @@ import argparse
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from flow.errors import FlowError
@@ -316,12 +315,11 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer, several:
         detector = (item_detector(config, item, shared) or parts.detector) if not tracking_only else None
         # smoothing.online auto: a video's outputs are smoothed, a submission's and given poses are not
         smooth = item.poses_file is None and item.reference is None
-        item_config = config if config.smoothing.online != "auto" else config.replace(
-            smoothing=replace(config.smoothing, online="on" if smooth else "off"))
-        return track(item.open(), item_config, detector=detector, pose_estimator=parts.pose_estimator,
+        return track(item.open(), config, detector=detector, pose_estimator=parts.pose_estimator,
                      flow_estimator=parts.flow_estimator, layout=layout, poses=given, timer=timer,
                      keep_flow=panels is not None and panels.flow_panel != "none",
-                     keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True)
+                     keep_heatmaps=panels is not None and panels.heatmap_track_id >= 0, with_frames=True,
+                     smooth_by_default=smooth)
 
     report = run_items(share, track_item, sinks, summary, args.resume, not args.no_progress)
     if report.skipped:

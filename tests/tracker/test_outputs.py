@@ -105,7 +105,8 @@ def test_real_clip_csv_and_per_track_read_back_with_pandas(tmp_path):
 
 
 def test_csv_refused_in_submission_mode(tmp_path, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as excinfo:
         main(["--images", str(tmp_path), "--gt-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--csv",
               str(tmp_path / "a.csv")])
-    assert "--csv" in capsys.readouterr().err
+    assert excinfo.value.code == 2
+    assert "--csv" in capsys.readouterr().err.splitlines()[-1]       # the error line, not the usage text

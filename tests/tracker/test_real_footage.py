@@ -13,12 +13,12 @@ from tracker.run import main
 
 @pytest.fixture
 def models(shared):
-    return shared("data", "models", "movenet_thunder.onnx"), shared("data", "models", "yolox_nano.onnx")
+    return (shared("data", "models", "movenet_thunder.onnx"), shared("data", "models", "yolox_nano.onnx"),
+            shared("data", "videos", "vtest.avi"))
 
 
 def run_vtest(models, out: Path, *extra: str) -> int:
-    movenet, yolox = models
-    video = movenet.parent.parent / "videos" / "vtest.avi"
+    movenet, yolox, video = models
     return main(["--video", str(video), "--max-frames", "4", "--detector", f"onnx:{yolox}", "--out", str(out),
                  "--pose-weights", str(movenet), "--no-progress", "--quiet", *extra])
 
@@ -43,9 +43,8 @@ def test_onnx_pose_model_errors(models, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "takes input of shape 1x256x256x3 but its pose config says Bx3x256x192" in err and "--pose-model" in err
     assert err.count("\n") == 1 and "Traceback" not in err
-    missing = (models[0], models[1])
-    assert main(["--video", str(models[0].parent.parent / "videos" / "vtest.avi"), "--max-frames", "2",
-                 "--detector", f"onnx:{missing[1]}", "--pose-model", "movenet_thunder", "--pose-weights",
+    assert main(["--video", str(models[2]), "--max-frames", "2", "--detector", f"onnx:{models[1]}",
+                 "--pose-model", "movenet_thunder", "--pose-weights",
                  str(tmp_path / "none.onnx"), "--out", str(tmp_path / "b"), "--no-progress"]) == 2
     assert "none.onnx does not exist" in capsys.readouterr().err
     assert not list((tmp_path / "a").glob("*.json")) and not list((tmp_path / "b").glob("*.json"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,12 @@ OKS = ["--set", "association.similarity=oks", "--no-progress", "--quiet"]
 RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
                   "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_JOB_ID",
                   "SLURM_TASKS_PER_NODE", "SLURM_NODEID")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _env(**extra) -> dict:
@@ -100,7 +107,7 @@ def test_ranks_from_the_environment_do_each_item_once(dataset, single_run, tmp_p
 def test_torchrun_two_ranks_on_cpu_equal_one_process(dataset, single_run, tmp_path):
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29533", "-m", "tracker.run", "--poses", str(dataset / "annotations"),
+                             "--master_port", str(_free_port()), "-m", "tracker.run", "--poses", str(dataset / "annotations"),
                              "--out", str(out), "--set", "association.similarity=oks", "--no-progress"],
                             capture_output=True, text=True, cwd=REPO_ROOT, env=_env(), timeout=300)
     assert result.returncode == 0, result.stderr

@@ -70,14 +70,14 @@ def test_rank0_stops_waiting_for_a_rank_whose_heartbeat_stopped(tmp_path, capsys
     """Slurm without a process group: rank 2 was SIGKILLed (its heartbeat file stays still), rank 1 is slow but
     alive (its heartbeat moves) and finishes; rank 0 gathers rank 1 and reports rank 2 missing, without hanging."""
     summaries = [RunSummary(tmp_path, r, 3, "h", run_id="launch-1") for r in range(3)]
-    beat = 0.05
+    beat = 0.2                                                         # silent for 10 beats (2 s): taken as gone
     alive = Collector(RankInfo(1, 3, 1, 3, "slurm", "launch-1"), summaries[1].read_part, environ={},
                       heartbeat=summaries[1].heartbeat, heartbeat_seconds=beat)
     summaries[2].heartbeat(2).touch()                                  # beat once, then killed
     summaries[2].record("c.json", 3, 1.0)                              # its finished item is kept
 
     def finish_rank1_later():
-        time.sleep(20 * beat)                                          # longer than the stale limit: alive anyway
+        time.sleep(15 * beat)                                          # longer than the stale limit: alive anyway
         summaries[1].record("b.json", 7, 2.0)
         summaries[1].write(finished=True)
         alive.close()

@@ -109,13 +109,6 @@ class Accumulator:
                 self.seen_hypotheses = np.pad(self.seen_hypotheses, pad)
         return dense
 
-    def dummy_frame(self) -> None:
-        """poseval's empty frame: one object and one hypothesis that cannot pair, per joint (a miss and an FP)."""
-        c = self.counts
-        c.objects += 1
-        c.misses += 1
-        c.false_positives += 1
-
     def update(self, oids, hids, obj_has: np.ndarray, hyp_has: np.ndarray, dists: np.ndarray) -> None:
         """One frame. oids (G,), hids (P,): ids; obj_has (J, G), hyp_has (J, P): which objects / hypotheses take
         part for each joint; dists (J, G, P) with NaN for cannot-pair (pairs outside ``*_has`` are ignored)."""
