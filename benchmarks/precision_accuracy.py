@@ -94,9 +94,9 @@ def real_people() -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def real_crops(config, people) -> np.ndarray | None:
-    from pose.quantize import person_crops
+    from pose.quantize import config_crops
 
-    crops = [person_crops(image, boxes, config) for image, boxes in people]
+    crops = [config_crops(image, boxes, config) for image, boxes in people]
     return np.concatenate(crops) if crops else None
 
 

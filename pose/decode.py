@@ -177,7 +177,7 @@ def average_flip(heatmaps, heatmaps_flipped, flip_pairs: Sequence[Sequence[int]]
     if isinstance(heatmaps_flipped, torch.Tensor):
         back = flip_back(heatmaps_flipped, flip_pairs)
         return (heatmaps + (shift_heatmap(back) if shift else back)) * 0.5
-    # numpy: the same sums in one output array (the mirror read as a view, each value written once)
+    # numpy: the same sums written into one output array (one copy for the permuted mirror, no concatenation)
     heatmaps, flipped = np.asarray(heatmaps), np.asarray(heatmaps_flipped)
     back = flipped[:, flip_permutation(flip_pairs, flipped.shape[1]), :, ::-1]
     out = np.empty(np.broadcast_shapes(heatmaps.shape, back.shape), np.result_type(heatmaps, back))

@@ -28,8 +28,7 @@ from pose.config import IMAGENET_MEAN, IMAGENET_STD, Config, load_config  # noqa
 from pose.decode import average_flip, decode_heatmaps
 from pose.keypoints import get_layout
 from pose.runtime import PoseRunner, as_runner, load_runner
-from pose.transforms import (affine_points, box_to_center_scale, crop_batch, flip_permutation, get_affine_transform,
-                             with_mirrored)
+from pose.transforms import affine_points, flip_permutation, get_affine_transform, person_crops, with_mirrored
 
 
 class TopDownPoseEstimator:
@@ -80,7 +79,6 @@ class TopDownPoseEstimator:
         self.config = config
         self.image_size = tuple(int(v) for v in config.model.image_size)        # (width, height)
         self.heatmap_size = tuple(int(v) for v in config.model.heatmap_size)    # (width, height)
-        self.aspect_ratio = self.image_size[0] / self.image_size[1]
         self.box_padding = config.data.box_padding
         self.output = config.network.output                                     # heatmaps | keypoints
         layout = get_layout(config.model.keypoints)
@@ -141,9 +139,7 @@ class TopDownPoseEstimator:
     # -----------------------------------------------------------------------------------------------------------
     def crops(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(N, h, w, 3)`` uint8 crops and their ``center (N, 2)``, ``scale (N, 2)``."""
-        center, scale = box_to_center_scale(boxes_xyxy, self.aspect_ratio, self.box_padding, box_format="xyxy")
-        trans = get_affine_transform(center, scale, 0, self.image_size)
-        return crop_batch(image_rgb, trans, self.image_size), center, scale
+        return person_crops(image_rgb, boxes_xyxy, self.image_size, self.box_padding)
 
     def outputs(self, crops: np.ndarray) -> np.ndarray:
         """Network outputs for ``(N, h, w, 3)`` crops, flip-averaged when the flip test is on: heatmaps

@@ -44,9 +44,9 @@ CUDA_NATIVE_CAPABILITY = {"fp16": (7, 0), "bf16": (8, 0)}
 # (HRNet-W32 256x192, flip test, 2 cores with AMX, December 2026: OpenVINO int8 78, bf16 58, fp32 12 crops/s;
 # PyTorch fp32 12); for this project's HRNets int8 and bf16 keep the fp32 accuracy within the bars of
 # benchmarks/precision_accuracy.py. A pose model given as an ONNX file skips int8 in auto: its int8 accuracy is
-# not known (MoveNet Thunder int8 lost 1.4-1.8 OKS points on ../shared/data/coco). fp16 is last on a CPU: without
-# AMX-FP16 it ran slower than fp32 there.
-AUTO_ORDER = {"cpu": ("int8", "bf16", "fp32", "fp16"), "cuda": ("fp16", "bf16", "fp32")}
+# not known (MoveNet Thunder int8 lost 1.4-1.8 OKS points in that benchmark). auto never picks fp16 on a CPU:
+# without AMX-FP16 it ran slower than fp32 there (it stays available as an explicit --precision fp16).
+AUTO_ORDER = {"cpu": ("int8", "bf16", "fp32"), "cuda": ("fp16", "bf16", "fp32")}
 # For each precision, the runtimes fastest first (benchmarks/pose_speed.py on the same machine). PyTorch cannot
 # run the int8 model; ONNX Runtime has no bf16 CPU kernels for convolutions.
 RUNTIME_ORDER = {
@@ -173,11 +173,16 @@ def resolve_precision(precision: str = AUTO, runtime: str = AUTO, abilities: Dev
         return tuple(r for r in order if r in available and (runtime == AUTO or r == runtime))
 
     if precision == AUTO:
+        skipped = []     # faster precisions the device does natively but this run cannot use, and why
         for candidate in AUTO_ORDER[abilities.kind]:
+            if candidate not in abilities.native:
+                continue
             if onnx_model and candidate == "int8":
-                continue     # a given ONNX model's int8 accuracy is unchecked (MoveNet Thunder lost 2 OKS points)
-            if candidate in abilities.native and runtimes_for(candidate):
-                reason = _auto_reason(candidate, abilities)
+                skipped.append("int8 (a given ONNX model's int8 accuracy is unchecked)")
+            elif not runtimes_for(candidate):
+                skipped.append(f"{candidate} (no installed runtime runs it)")
+            else:
+                reason = _auto_reason(candidate, abilities, skipped)
                 return _with_runtime(candidate, runtime, runtimes_for(candidate), reason)
         raise PrecisionError(f"no installed runtime runs this model on {abilities.kind} (installed: "
                              f"{', '.join(available) or 'none'}); install openvino or onnxruntime, or use "
@@ -209,11 +214,14 @@ def _with_runtime(precision: str, runtime: str, candidates: tuple[str, ...], rea
                          f"or choose another --precision")
 
 
-def _auto_reason(chosen: str, abilities: DeviceAbilities) -> str:
+def _auto_reason(chosen: str, abilities: DeviceAbilities, skipped: list[str]) -> str:
+    passed = f"; skipped: {', '.join(skipped)}" if skipped else ""
     if chosen == "fp32":
-        faster = [p for p in AUTO_ORDER[abilities.kind] if p != "fp32"]
-        return f"auto: no native {'/'.join(faster)} on this {abilities.kind} ({abilities.description})"
-    return f"auto: native {chosen} ({abilities.why(chosen)}), the fastest measured"
+        faster = [p for p in AUTO_ORDER[abilities.kind][:AUTO_ORDER[abilities.kind].index("fp32")]
+                  if p not in abilities.native]
+        lacking = f"no native {'/'.join(faster)} on this {abilities.kind}" if faster else "fp32"
+        return f"auto: {lacking} ({abilities.description}){passed}"
+    return f"auto: native {chosen} ({abilities.why(chosen)}), the fastest measured{passed}"
 
 
 def _not_native_message(precision: str, abilities: DeviceAbilities) -> str:

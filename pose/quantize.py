@@ -26,7 +26,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from pose.config import Config
-from pose.transforms import box_to_center_scale, crop_batch, get_affine_transform, with_mirrored
+from pose.transforms import person_crops, with_mirrored
+from posetrack_common.weights_cache import sha256_of
 
 CALIBRATION_SEED = 1234       # synthetic videos for calibration: a seed neither training (1, 2) nor the accuracy
                               # benchmark (7) uses
@@ -35,15 +36,12 @@ QUANTIZE_VERSION = 1          # part of the cache key: bump when the recipe belo
 
 
 class QuantizeError(ValueError):
-    """The model cannot be quantised (a missing package, a model ONNX Runtime cannot calibrate)."""
+    """The model cannot be quantised (a missing package, a model ONNX Runtime cannot prepare or calibrate)."""
 
 
-def person_crops(image_rgb: np.ndarray, boxes_xyxy: np.ndarray, config: Config) -> np.ndarray:
-    """``(N, h, w, 3)`` uint8 crops of the boxes as the estimator cuts them (aspect, 1.25 padding, affine)."""
-    size = tuple(int(v) for v in config.model.image_size)
-    center, scale = box_to_center_scale(np.asarray(boxes_xyxy, np.float64), size[0] / size[1],
-                                        config.data.box_padding, box_format="xyxy")
-    return crop_batch(image_rgb, get_affine_transform(center, scale, 0, size), size)
+def config_crops(image_rgb: np.ndarray, boxes_xyxy: np.ndarray, config: Config) -> np.ndarray:
+    """``(N, h, w, 3)`` uint8 crops of the boxes as the estimator of ``config`` cuts them."""
+    return person_crops(image_rgb, boxes_xyxy, config.model.image_size, config.data.box_padding)[0]
 
 
 def calibration_crops(config: Config, count: int = CALIBRATION_CROPS, seed: int = CALIBRATION_SEED,
@@ -58,7 +56,7 @@ def calibration_crops(config: Config, count: int = CALIBRATION_CROPS, seed: int 
         for t, (frame, truth) in enumerate(generate_video(seed, 20, video_index=video)):
             if t % 5 or not len(truth.boxes):
                 continue
-            cut = person_crops(frame, truth.boxes, config)[: count - total]
+            cut = config_crops(frame, truth.boxes, config)[: count - total]
             crops.append(cut)
             total += len(cut)
             if total >= count:
@@ -103,19 +101,25 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, inputs: np.ndarra
             start = next(self._batches, None)
             return None if start is None else {name: np.ascontiguousarray(inputs[start:start + batch])}
 
-    with tempfile.TemporaryDirectory() as work:
-        prepared = Path(work) / "prepared.onnx"
-        # shape inference + graph optimisation (folds any BatchNorm left into its convolution)
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        model = onnx.load(str(prepared), load_external_data=False)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_path.with_name(out_path.name + ".partial")
-        quantize_static(
-            str(prepared), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=_output_node(model),
-        )
-        os.replace(partial, out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".partial")
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            prepared = Path(work) / "prepared.onnx"
+            # shape inference + graph optimisation (folds any BatchNorm left into its convolution)
+            quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+            model = onnx.load(str(prepared), load_external_data=False)
+            quantize_static(
+                str(prepared), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=_output_node(model),
+            )
+            os.replace(partial, out_path)
+    except Exception as error:  # noqa: BLE001 - ONNX Runtime's quantiser raises many types
+        raise QuantizeError(f"ONNX Runtime could not quantise {fp32_path} ({type(error).__name__}: {error}); run "
+                            f"this model with --precision fp32 or bf16") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return out_path
 
 
@@ -123,10 +127,7 @@ def cached_int8_model(fp32_path: str | Path, make_inputs: Callable[[], np.ndarra
                       settings: Iterable = ()) -> tuple[Path, bool]:
     """The int8 model of ``fp32_path`` from ``cache_dir``, quantised first if absent (``make_inputs()`` gives
     the calibration inputs then). Returns the path and whether it came from the cache."""
-    digest = hashlib.sha256()
-    with open(fp32_path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    digest = hashlib.sha256(sha256_of(Path(fp32_path)).encode())
     digest.update(repr((QUANTIZE_VERSION, *settings)).encode())
     target = Path(cache_dir) / f"{Path(fp32_path).stem}-int8-{digest.hexdigest()[:16]}.onnx"
     if target.is_file():

@@ -228,6 +228,17 @@ def crop_batch(image: np.ndarray, trans: np.ndarray, output_size: Sequence[int])
     return out
 
 
+def person_crops(image: np.ndarray, boxes_xyxy: np.ndarray, image_size: Sequence[int], box_padding: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top-down crops of person boxes: each box widened to the input's aspect ratio and padded by
+    ``box_padding`` (official 1.25), then warped to ``image_size`` ``(width, height)``. Returns the ``(N, h, w, C)``
+    crops and their ``center (N, 2)``, ``scale (N, 2)``."""
+    width, height = int(image_size[0]), int(image_size[1])
+    center, scale = box_to_center_scale(np.asarray(boxes_xyxy, np.float64), width / height, box_padding,
+                                        box_format="xyxy")
+    return crop_batch(image, get_affine_transform(center, scale, 0, (width, height)), (width, height)), center, scale
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Flipping
 # ---------------------------------------------------------------------------------------------------------------

@@ -63,3 +63,15 @@ def test_export_user_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".*"))          # nothing half-written left behind
+
+
+def test_export_check_refuses_a_graph_that_does_not_reproduce_pytorch(exported):
+    """The check after writing compares ONNX Runtime with PyTorch: the same file against other weights fails."""
+    from pose.export import ExportError, _check_export
+
+    _, onnx_path, _ = exported
+    config = load_config(CONFIG)
+    width, height = config.model.image_size
+    other = HRNet(config.model).eval()                       # default init, not the key-seeded weights exported
+    with pytest.raises(ExportError, match="does not reproduce PyTorch"):
+        _check_export(other, onnx_path, height, width)

@@ -139,13 +139,6 @@ def make_hard_scene(rng: np.random.Generator, frames: int, config: HardConfig = 
                      people=tuple(people), ignore_polygons=(), occluders=occluders)
 
 
-def generate_hard_video(seed: int, frames: int, config: HardConfig = HardConfig(), video_index: int = 0):
-    """Yield ``(frame_rgb, FrameTruth)`` of one hard video (same seed, index and config: same video)."""
-    scene = make_hard_scene(syn.video_rng(seed, video_index), frames, config)
-    for t in range(frames):
-        yield syn.render_frame(scene, t)
-
-
 def generate_hard_dataset(out_dir, videos: int, frames: int, seed: int, config: HardConfig = HardConfig(),
                           **options) -> dict:
     """``synthetic.generate_dataset`` with hard scenes (``options`` are its keyword arguments)."""
