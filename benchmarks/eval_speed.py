@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from pose.data.posetrack import (FrameAnnotation, PersonAnnotation, PoseTrackSequence,  # noqa: E402
                                  posetrack_image_id, write_sequence)
 from pose.keypoints import POSETRACK18  # noqa: E402
+from pose.precision import cpu_summary  # noqa: E402
 from tracker.eval import pt21  # noqa: E402
 from tracker.eval.cli import compute_ap, compute_mot, load_sequences, prepare_sequences  # noqa: E402
 from tracker.eval.data import NUM_JOINTS  # noqa: E402
@@ -136,13 +136,19 @@ def find_poseval(given: str | None) -> Path | None:
     return None
 
 
-def run_poseval(checkout: Path, gt_dir: Path, pred_dir: Path, out_dir: Path) -> tuple[float, dict]:
-    """Wall seconds of the official evaluator (AP and tracking) and its total_*_metrics.json contents."""
+def run_poseval(checkout: Path, gt_dir: Path, pred_dir: Path, out_dir: Path) -> tuple[float, dict] | None:
+    """Wall seconds of the official evaluator (AP and tracking) and its total_*_metrics.json contents; None (with
+    one line saying why) when the checkout does not run."""
     command = [sys.executable, "-m", "poseval.evaluate", "-g", f"{gt_dir}/", "-p", f"{pred_dir}/", "-e", "-t",
                "-o", str(out_dir)]
     start = time.perf_counter()
-    subprocess.run(command, cwd=checkout, check=True, stdout=subprocess.DEVNULL)
+    result = subprocess.run(command, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"the poseval checkout at {checkout} failed ({last}); comparing with motmetrics instead",
+              file=sys.stderr)
+        return None
     numbers = {}
     for name in ("total_AP_metrics.json", "total_MOT_metrics.json"):
         numbers.update(json.loads((out_dir / name).read_text()))
@@ -160,18 +166,6 @@ def largest_difference(official: dict, ap_res, mot_res) -> float:
         both = ~(np.isnan(theirs) & np.isnan(mine))
         worst = max(worst, float(np.max(np.abs(theirs[both] - mine[both]), initial=0.0)))
     return worst
-
-
-def cpu_summary() -> str:
-    """CPU model, core count and the SIMD flags that matter to numpy / scipy, from /proc/cpuinfo."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
-    return f"{model}, {os.cpu_count()} logical cores, flags {' '.join(simd) or 'none of avx2/avx512'}"
 
 
 class Seconds(tuple):
@@ -244,11 +238,14 @@ def main(argv=None) -> int:
         extra.append(("keypoint HOTA (19 alphas x 15 joints, kit frames)", clock() - t0))
 
         official = motmetrics_row = None
-        if checkout is not None:
-            seconds, numbers = run_poseval(checkout, gt_dir, pred_dir, Path(tmp, "poseval_out"))
+        ran = run_poseval(checkout, gt_dir, pred_dir, Path(tmp, "poseval_out")) if checkout is not None else None
+        if ran is not None:
+            seconds, numbers = ran
             official = ("official poseval (whole tool, a subprocess)", Seconds(seconds, float("nan")))
             difference = largest_difference(numbers, ap_res, mot_res)
             extra.append(official)
+        else:
+            checkout = None
         if checkout is None or args.motmetrics:
             t0 = clock()
             ref = motmetrics_counts(prepared)
@@ -274,8 +271,8 @@ def main(argv=None) -> int:
         print(f"official poseval at {checkout}: largest difference of its numbers from ours {difference:.2e}")
         print(f"speed-up over the official poseval: {official[1].wall / ours.wall:.1f}x (wall)")
     else:
-        print("the official poseval was not found beside the project (../poseval or --poseval DIR): compared with "
-              "its motmetrics stage alone")
+        print("no official poseval ran (none found beside the project, ../poseval or --poseval DIR, or it failed): "
+              "compared with its motmetrics stage alone")
     if motmetrics_row is not None:
         print(f"speed-up over poseval's motmetrics stage alone (a lower bound of the whole tool's): "
               f"{motmetrics_row[1].cpu / ours.cpu:.1f}x in CPU time, {motmetrics_row[1].wall / ours.wall:.1f}x in "

@@ -15,13 +15,14 @@
    ``../shared/data/coco`` from their ground-truth boxes: mean OKS against the ground truth
    (``pose.gt_box_oks``).
 
-Targets (issue 16): PCKh, mAP and MOTA at most 0.3 below fp32 for bf16 / fp16, at most 1.0 below for int8. A case
+Targets: PCKh, mAP and MOTA at most 0.3 below fp32 for bf16 / fp16, at most 1.0 below for int8. A case
 the device cannot run natively is skipped with one line (``pose.precision``). Not a test: the figures go into
 the README.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shutil
 import sys
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from pose.precision import PrecisionError, cpu_abilities  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("POSETRACK_SHARED", REPO.parent / "shared")) / "data"  # as the tests
 DEFAULT_CASES = ("fp32:pytorch,fp32:onnxruntime,fp32:openvino,bf16:pytorch,bf16:openvino,fp16:pytorch,"
                  "fp16:openvino,int8:onnxruntime,int8:openvino")
 TARGETS = {"fp32": 0.0, "bf16": 0.3, "fp16": 0.3, "int8": 1.0}      # largest drop vs fp32 allowed (points)

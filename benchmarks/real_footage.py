@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pose.keypoints import POSETRACK18  # noqa: E402
+from pose.precision import cpu_summary  # noqa: E402
+from tracker.boxes import box_iou_matrix  # noqa: E402
 from tracker.components import build_components  # noqa: E402
 from tracker.config import load_track_config  # noqa: E402
 from tracker.pipeline import track  # noqa: E402
@@ -65,15 +67,6 @@ class TrackStats:
     refound: int
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes."""
-    width = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0)
-    height = max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def track_stats(track_ids: list[np.ndarray], boxes: list[np.ndarray], gap: int, iou: float) -> TrackStats:
     """Statistics of per-frame track ids ``(N_t,)`` and their boxes ``(N_t, 4)`` xyxy."""
     first: dict[int, tuple[int, np.ndarray]] = {}
@@ -90,7 +83,7 @@ def track_stats(track_ids: list[np.ndarray], boxes: list[np.ndarray], gap: int, 
         for other, (end, other_box) in last.items():
             if other == track or other in used or not (start - gap <= end < start):
                 continue
-            overlap = box_iou(box, other_box)
+            overlap = float(box_iou_matrix(box[None], other_box[None])[0, 0])
             if overlap > iou:
                 candidates.append((start - end, -overlap, other))
         if candidates:
@@ -98,22 +91,6 @@ def track_stats(track_ids: list[np.ndarray], boxes: list[np.ndarray], gap: int, 
             refound += 1
     lengths = list(length.values())
     return TrackStats(len(lengths), float(np.mean(lengths)) if lengths else 0.0, sum(n == 1 for n in lengths), refound)
-
-
-def cpu_description() -> str:
-    """CPU model, cores and the vector/matrix flags that decide inference speed."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(f for f in wanted if f in flags) or 'none of'} " \
-           f"({', '.join(wanted)})"
 
 
 def movenet_coco_oks(weights: Path, flip: bool) -> list[float]:
@@ -184,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing[0]} is missing; this benchmark needs the shared data folder beside the checkout "
               f"(or POSETRACK_SHARED)", file=sys.stderr)
         return 2
-    print(f"machine: {cpu_description()}")
+    print(f"machine: {cpu_summary()}")
 
     for flip in (False, True):
         oks = movenet_coco_oks(movenet, flip)

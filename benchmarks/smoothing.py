@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from dataclasses import replace
@@ -41,7 +42,7 @@ from tracker.sinks import write_tracked  # noqa: E402
 from tracker.smoothing import savgol_tracks  # noqa: E402
 from tracker.types import Poses  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("POSETRACK_SHARED", REPO.parent / "shared")) / "data"  # as the tests
 REAL_CLIPS = ("vtest.avi", "mmaction2_demo_skeleton.mp4", "mmaction2_test_video_structuralize.mp4")
 VARIANTS = ("raw", "one-euro", "savgol")
 COLOURS = {"raw": (40, 40, 220), "one-euro": (40, 170, 40), "savgol": (200, 120, 30), "truth": (20, 20, 20)}  # BGR

@@ -25,6 +25,7 @@ is checked. ``--full`` runs the whole pipeline for every row instead.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shutil
 import sys
@@ -46,7 +47,7 @@ from tracker.components import build_flow_estimator, build_pose_estimator  # noq
 from tracker.pipeline import track  # noqa: E402
 from tracker.sinks import write_tracked  # noqa: E402
 
-YOLOX = REPO.parent / "shared" / "data" / "models" / "yolox_nano.onnx"
+YOLOX = Path(os.environ.get("POSETRACK_SHARED", REPO.parent / "shared")) / "data" / "models" / "yolox_nano.onnx"
 SIMILARITIES = ("box_iou", "oks", "flow_oks", "multi_flow_oks")
 HEAD_SIZE_FACTOR = 0.6      # poseval's SC_BIAS: head size = 0.6 x head-box diagonal
 PCK_GROUPS = {"Head": ("head_bottom", "head_top", "nose"), "Shou": ("left_shoulder", "right_shoulder"),
@@ -230,7 +231,7 @@ def main(argv=None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------ re-entry
-# Issue 17: ids that survive leaving the view and occlusion. ``--reentry`` runs this section instead of the FlowTrack
+# Re-entry: ids that survive leaving the view and occlusion. ``--reentry`` runs this section instead of the FlowTrack
 # ablation: hard scenes (pose.data.synthetic.hard: exits and returns after 1-5 s, 1-3 s behind posts, alike
 # clothing), the synthetic HRNet on the generator's noisy detections, and motmetrics' MOTA, IDF1 and id switches
 # (a prediction matches a ground-truth person when their OKS over the person's visible joints is at least 0.5).

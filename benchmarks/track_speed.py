@@ -23,6 +23,7 @@ it; the target is frame 20,000 within 50 MB of frame 1,000.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -39,10 +40,11 @@ from tracker.config import load_track_config  # noqa: E402
 from pose.precision import cpu_abilities  # noqa: E402
 from tracker.components import build_components, describe_precision  # noqa: E402
 from tracker.pipeline import Tracker, run_frames  # noqa: E402
+from tracker.run import USER_ERRORS  # noqa: E402
 from tracker.timing import StageTimer  # noqa: E402
 from tracker.video import open_source  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("POSETRACK_SHARED", REPO.parent / "shared")) / "data"  # as the tests
 
 
 class RunnerClock:
@@ -221,7 +223,11 @@ def main(argv=None) -> int:
     print(cpu_abilities().description)
     rates = {}
     for precision in [p.strip() for p in args.precision.split(",") if p.strip()] or [""]:
-        rates[precision or "config"] = run_once(args, precision)
+        try:
+            rates[precision or "config"] = run_once(args, precision)
+        except USER_ERRORS as error:  # a missing ../shared file, package or device: what tracker.run would say
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     if len(rates) > 1:
         first, *others = rates
         print("\n" + "; ".join(f"{p}: {rates[p]:.3f} frames/s = {rates[p] / rates[first]:.2f}x {first}"

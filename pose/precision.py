@@ -20,6 +20,7 @@ Precisions: ``fp32``, ``bf16``, ``fp16``, ``int8`` (post-training static quantis
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -98,6 +99,16 @@ def read_cpu_flags(path: str | Path = "/proc/cpuinfo") -> frozenset:
         if line.startswith("flags") and ":" in line:
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()
+
+
+def cpu_summary(path: str | Path = "/proc/cpuinfo") -> str:
+    """CPU model, core count and the flags that decide inference speed, for benchmark headers."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        lines = []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    return f"{model}, {os.cpu_count()} logical cores, {cpu_abilities(read_cpu_flags(path)).description}"
 
 
 def cpu_abilities(flags: Iterable[str] | None = None) -> DeviceAbilities:

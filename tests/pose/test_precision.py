@@ -12,7 +12,7 @@ from pose.precision import (
 )
 
 AMX_CPU = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}
-VNNI_CPU = {"avx2", "avx512f", "avx512_vnni"}           # the project's other machine: no bf16, no AMX
+VNNI_CPU = {"avx2", "avx512f", "avx512_vnni"}           # a CPU with VNNI but no bf16 and no AMX
 PLAIN_CPU = {"sse4_2", "avx", "avx2", "fma"}             # nothing faster than fp32
 ALL_RUNTIMES = ("pytorch", "onnxruntime", "openvino")
 
