@@ -29,7 +29,7 @@ import numpy as np
 
 from pose.fileio import publish, temporary_path
 from pose.keypoints import POSETRACK18
-from tracker.types import TrackedFrame
+from tracker.types import SOURCE_NAMES, TrackedFrame
 
 CSV_COLUMNS = ("frame", "time_s", "track_id", "joint", "x", "y", "score", "source")
 
@@ -66,15 +66,9 @@ def table_sinks(csv_path: str | None, per_track_dir: str | None, joint_threshold
 
 def pose_sources(tracked: TrackedFrame) -> list[str]:
     """Where each pose's box came from: ``detected``, ``propagated`` or ``given`` (no box stage: tracking-only)."""
-    out = []
-    for box in tracked.poses.boxes:
-        if len(tracked.detected_boxes) and (tracked.detected_boxes.xyxy == box).all(axis=1).any():
-            out.append("detected")
-        elif len(tracked.propagated_boxes) and (tracked.propagated_boxes.xyxy == box).all(axis=1).any():
-            out.append("propagated")
-        else:
-            out.append("given")
-    return out
+    if tracked.box_sources is None:
+        return ["given"] * len(tracked.poses)
+    return [SOURCE_NAMES[int(code)] for code in tracked.box_sources]
 
 
 class CsvSink:

@@ -45,6 +45,7 @@ class FrameEstimate:
     propagated: Boxes = field(default_factory=Boxes.empty)
     suppressed: Boxes = field(default_factory=Boxes.empty)    # removed by box NMS or pose OKS-NMS
     heatmaps: np.ndarray | None = None                           # (N, K, h, w) when ``keep_heatmaps``
+    box_sources: np.ndarray | None = None                        # (N,) SOURCE_* of each pose's box; None: given
 
 
 @dataclass
@@ -135,26 +136,27 @@ class Tracker:
             merged = merge_boxes(detected, propagated, self.config.nms.iou_threshold)
         kept, suppressed = merged.kept, merged.suppressed
         if not len(kept):
-            return FrameEstimate(Poses.empty(get_layout(self.layout).num_joints), detected, propagated, suppressed)
+            return FrameEstimate(Poses.empty(get_layout(self.layout).num_joints), detected, propagated, suppressed,
+                                 box_sources=np.zeros(0, np.int8))
         heatmaps = None
         with self.timer("pose"):
             if self.keep_heatmaps and hasattr(self.pose_estimator, "estimate"):
                 keypoints, scores, heatmaps = self.pose_estimator.estimate(frame.image, kept.xyxy)
             else:
                 keypoints, scores = self.pose_estimator(frame.image, kept.xyxy)
-        poses = Poses(keypoints, scores, kept.xyxy, kept.scores)
+        poses, sources = Poses(keypoints, scores, kept.xyxy, kept.scores), kept.source
         if self.config.nms.pose_oks_threshold > 0 and len(poses) > 1:
             with self.timer("nms"):
                 unique = self._unique_poses(poses)
             suppressed = Boxes.cat([suppressed, kept.select(np.setdiff1d(np.arange(len(poses)), unique))])
-            poses = poses.select(unique)
+            poses, sources = poses.select(unique), sources[unique]
             heatmaps = None if heatmaps is None else heatmaps[unique]
         min_score = self.config.output.min_pose_score
         if min_score > 0:
             confident = _mean_kept_score(poses.scores, self.config.output.joint_score_threshold) >= min_score
-            poses = poses.select(confident)
+            poses, sources = poses.select(confident), sources[confident]
             heatmaps = None if heatmaps is None else heatmaps[confident]
-        return FrameEstimate(poses, detected, propagated, suppressed, heatmaps)
+        return FrameEstimate(poses, detected, propagated, suppressed, heatmaps, sources)
 
     def _unique_poses(self, poses: Poses) -> np.ndarray:
         """Indices (sorted) of the poses OKS-NMS keeps: score = mean confident-joint score x box score, the
@@ -203,6 +205,7 @@ class Tracker:
             video_id=frame.video_id,
             time_s=time_s,
             raw_keypoints=raw,
+            box_sources=estimate.box_sources,
         )
 
 

@@ -144,7 +144,7 @@ class TrackedFrame:
     index into ``propagated_poses`` or -1), and, when asked for, the flow magnitude (H, W), the flow field
     (H, W, 2) and the pose network's heatmaps (N, K, h, w). ``time_s``: the frame's time in seconds (index / fps);
     ``raw_keypoints``: (N, K, 2) the keypoints before smoothing (``tracker.smoothing``) when ``poses`` are smoothed,
-    else None.
+    else None; ``box_sources``: (N,) SOURCE_* code of each pose's box (None for poses given in tracking-only mode).
     """
 
     index: int
@@ -161,6 +161,7 @@ class TrackedFrame:
     heatmaps: np.ndarray | None = None
     time_s: float | None = None
     raw_keypoints: np.ndarray | None = None
+    box_sources: np.ndarray | None = None
 
     def __post_init__(self):
         ids = np.asarray(self.track_ids, np.int64).reshape(-1)

@@ -26,8 +26,9 @@ def _frame(index: int, ids, detected: bool = True, raw=None) -> TrackedFrame:
     det = Boxes.detected(boxes[:1], np.full(min(n, 1), 0.8)) if detected else Boxes.empty()
     prop = Boxes(boxes[1:], np.full(n - 1, 0.7) if n > 1 else [], np.ones(max(n - 1, 0))) if detected \
         else Boxes.empty()
+    sources = np.concatenate([det.source, prop.source]) if detected else None   # the first box detected
     return TrackedFrame(index, poses, np.asarray(ids), detected_boxes=det, propagated_boxes=prop,
-                        time_s=index / 10.0, raw_keypoints=raw)
+                        time_s=index / 10.0, raw_keypoints=raw, box_sources=sources)
 
 
 def test_sources_from_boxes():
