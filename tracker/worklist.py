@@ -81,10 +81,10 @@ def _read_list(path: Path) -> list[Path]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise VideoError(f"cannot read the list of videos {path} ({error}); give a text file with one path a line")
+        raise VideoError(f"cannot read the list of inputs {path} ({error}); give a text file with one path a line")
     paths = [Path(line.strip()) for line in lines if line.strip() and not line.strip().startswith("#")]
     if not paths:
-        raise VideoError(f"the list of videos {path} names no file; write one video path a line")
+        raise VideoError(f"the list of inputs {path} names no file; write one path a line")
     return paths
 
 
@@ -115,17 +115,19 @@ def expand_inputs(values: list[str]) -> list[Path]:
     paths: list[Path] = []
     for value in values:
         paths.extend(_expand_one(value))
-    seen: dict[str, Path] = {}
+    seen: dict[str, Path] = {}          # output name -> the input that takes it
+    taken: set[str] = set()             # absolute paths already in the list
     unique = []
     for path in paths:
         key = os.path.abspath(path)
-        if key in seen.values():
+        if key in taken:
             continue
         name = path.stem if path.is_file() or not path.exists() else path.name
         if name in seen:
             raise VideoError(f"two inputs are both called {name} ({seen[name]} and {path}), so their predictions "
                              f"would overwrite each other; rename one or run them into different --out folders")
-        seen[name] = key
+        seen[name] = path
+        taken.add(key)
         unique.append(path)
     return unique
 
@@ -137,10 +139,16 @@ def video_items(paths: list[Path], max_frames: int | None = None) -> list[WorkIt
         opened = open_source(path, max_frames)
         info = opened.info
         frames = info.num_frames if info.num_frames is not None else 0
-        folder = getattr(opened, "source", opened)  # --max-frames wraps the source
-        source = tuple(folder.files[:frames]) if hasattr(folder, "files") else path  # frame files keep their names
-        items.append(WorkItem(info.name, f"{info.name}.json", frames, source, fps=info.fps, max_frames=max_frames))
+        items.append(WorkItem(info.name, f"{info.name}.json", frames, _frames_of(opened, path, frames), fps=info.fps,
+                              max_frames=max_frames))
     return items
+
+
+def _frames_of(opened, path: Path, count: int):
+    """What a work item opens again: the first ``count`` frame files of a frame folder (they keep their names),
+    else the video's path."""
+    folder = getattr(opened, "source", opened)  # --max-frames wraps the source
+    return tuple(folder.files[:count]) if hasattr(folder, "files") else path
 
 
 def sequence_items(sequences: list[tuple[Path, object]], image_root: Path, max_frames: int | None = None
@@ -189,9 +197,7 @@ def poses_items(paths: list[Path], image_root: Path | None = None, video: Path |
         source, fps = None, 0.0
         if video is not None:
             opened = open_source(video, count)
-            folder = getattr(opened, "source", opened)
-            source = tuple(folder.files[:count]) if hasattr(folder, "files") else Path(video)
-            fps = opened.info.fps
+            source, fps = _frames_of(opened, Path(video), count), opened.info.fps
         elif image_root is not None:
             source = tuple(Path(image_root) / f for f in untracked.file_names[:count])
         items.append(WorkItem(untracked.name, f"{untracked.name}.json", count, source,
