@@ -312,7 +312,10 @@ def _track_share(args, config, out, share, fmt, shared, summary, timer, several:
         if item.poses_file is not None:
             untracked = read_untracked_poses(item.poses_file, item.frames)
             given, layout = to_poses(untracked, config.flow.box_extend)[:item.frames], untracked.layout
-        detector = (item_detector(config, item, shared) or parts.detector) if not tracking_only else None
+        detector = None
+        if not tracking_only:  # the first item's detection file was read to build the components: not again
+            built = first_detector if item is share[0] else None
+            detector = built or item_detector(config, item, shared) or parts.detector
         # smoothing.online auto: a video's outputs are smoothed, a submission's and given poses are not
         smooth = item.poses_file is None and item.reference is None
         return track(item.open(), config, detector=detector, pose_estimator=parts.pose_estimator,
