@@ -48,7 +48,8 @@ class TopDownPoseEstimator:
     ``torch.compile``. ``precision`` (``fp32``, ``bf16``, ``fp16``, ``int8`` or ``auto``) and ``runtime``
     (``pytorch``, ``onnxruntime``, ``openvino`` or ``auto``) run a PyTorch model in another number format or
     runtime (``pose.runtime_choice``; the choice and its reason are in ``self.choice``); the outputs are float32
-    before flip averaging and decoding whatever the precision.
+    before flip averaging and decoding whatever the precision. ``choice``: the ``PrecisionChoice`` of a runner
+    that ``pose.runtime_choice.load_precision_runner`` already made (kept for run headers).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class TopDownPoseEstimator:
         compile: bool = False,
         precision: str = "fp32",
         runtime: str = "pytorch",
+        choice=None,
     ):
         self.device = torch.device(device)
         if max_batch is None:
@@ -94,7 +96,7 @@ class TopDownPoseEstimator:
         self.post_process = config.test.post_process if post_process is None else post_process
         self.refine = refine
         self.max_batch = max_batch
-        self.choice = None      # pose.precision.PrecisionChoice when precision / runtime picked the runner
+        self.choice = choice    # pose.precision.PrecisionChoice when precision / runtime picked the runner
         if (precision, runtime) == ("fp32", "pytorch") or not isinstance(model, nn.Module):
             if (precision, runtime) not in (("fp32", "pytorch"), ("fp32", "auto")):
                 raise ValueError(f"precision={precision!r} / runtime={runtime!r} need a PyTorch model to convert; "
@@ -128,12 +130,13 @@ class TopDownPoseEstimator:
         runner_options = {k: options.pop(k) for k in ("channels_last", "fuse_bn", "compile") if k in options}
         precision, runtime = options.pop("precision", "fp32"), options.pop("runtime", "pytorch")
         if (precision, runtime) != ("fp32", "pytorch"):
+            if runner_options:
+                raise ValueError(f"{', '.join(runner_options)} apply to the fp32 PyTorch runner only, not to "
+                                 f"precision={precision!r} / runtime={runtime!r}")
             from pose.runtime_choice import load_precision_runner
 
             runner, choice = load_precision_runner(config, weights, str(device), precision, runtime)
-            estimator = cls(runner, config, device=device, **options)
-            estimator.choice = choice
-            return estimator
+            return cls(runner, config, device=device, choice=choice, **options)
         return cls(load_runner(config, weights, device, **runner_options), config, device=device, **options)
 
     # -----------------------------------------------------------------------------------------------------------

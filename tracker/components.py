@@ -46,8 +46,7 @@ def build_pose_estimator(config: TrackConfig, device: str) -> tuple[PoseEstimato
     runner, choice = load_precision_runner(pose_config, weights, device, inference.precision, inference.runtime,
                                            threads=inference.threads)
     options = {"max_batch": cfg.batch_size} if cfg.batch_size > 0 else {}
-    estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, **options)
-    estimator.choice = choice
+    estimator = TopDownPoseEstimator(runner, pose_config, device, flip_test=cfg.flip_test, choice=choice, **options)
     return estimator, pose_config.model.keypoints
 
 
