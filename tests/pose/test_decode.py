@@ -20,8 +20,8 @@ from pose.transforms import box_to_center_scale, crop, get_affine_transform, aff
 
 
 @pytest.fixture
-def ref(shared):
-    return np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
+def ref(hrnet_reference):
+    return hrnet_reference[0]        # the arrays
 
 
 def gaussian_map(height: int, width: int, x: float, y: float, sigma: float = 2.0) -> np.ndarray:

@@ -15,10 +15,9 @@ from pose.evaluate import main as evaluate_main
 from tests.conftest import REPO_ROOT, shared_path
 
 
-@pytest.fixture(scope="module")
-def ref():
-    path = shared_path("reference", "hrnet", "hrnet_helpers_reference.npz")
-    return np.load(path), json.loads(path.with_suffix(".json").read_text())["results"]
+@pytest.fixture
+def ref(hrnet_reference):
+    return hrnet_reference
 
 
 def test_accuracy_matches_official(ref):

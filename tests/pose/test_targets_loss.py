@@ -1,7 +1,6 @@
 """Gaussian targets, the weighted MSE loss and the learning-rate schedule against the official code."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -11,14 +10,11 @@ from pose.config import TrainConfig
 from pose.loss import JointsMSELoss
 from pose.schedule import build_optimizer, build_scheduler, epoch_learning_rates
 from pose.targets import COCO_JOINTS_WEIGHT, gaussian_patch, generate_target
-from tests.conftest import shared_path
 
 
-@pytest.fixture(scope="module")
-def ref():
-    path = shared_path("reference", "hrnet", "hrnet_helpers_reference.npz")
-    results = json.loads(path.with_suffix(".json").read_text())["results"]
-    return np.load(path), results
+@pytest.fixture
+def ref(hrnet_reference):
+    return hrnet_reference
 
 
 def test_generate_target_matches_official(ref):

@@ -1,7 +1,6 @@
 """pose.transforms against the official helper vectors and known geometry."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -27,10 +26,8 @@ from pose.transforms import (
 
 
 @pytest.fixture
-def ref(shared):
-    npz = np.load(shared("reference", "hrnet", "hrnet_helpers_reference.npz"))
-    meta = json.loads(shared("reference", "hrnet", "hrnet_helpers_reference.json").read_text())
-    return npz, meta["results"]
+def ref(hrnet_reference):
+    return hrnet_reference
 
 
 def test_affine_transform_matches_official(ref):
