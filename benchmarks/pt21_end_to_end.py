@@ -23,18 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pose.data.posetrack import read_sequence  # noqa: E402
-
-
-def merge_detections(data: Path, gt_dir: Path, target: Path) -> int:
-    """One COCO results list for all videos: each box's frame index replaced by the ground truth's image id."""
-    merged = []
-    for gt_file in sorted(gt_dir.glob("*.json")):
-        ids = [frame.image_id for frame in read_sequence(gt_file, role="gt").frames]
-        for record in json.loads((data / "detections" / gt_file.name).read_text()):
-            merged.append({**record, "image_id": ids[record["image_id"]]})
-    target.write_text(json.dumps(merged))
-    return len(merged)
+from pose.data.synthetic.detections import detections_by_image_id  # noqa: E402
 
 
 def step(*args: str) -> float:
@@ -60,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
          "--seed", str(args.seed), "--size", args.size, "--label-stride", str(args.label_stride), "--no-videos",
          "--quiet")
     step("-m", "pose.data.posetrack", "convert", str(out / "annotations"), str(out / "gt21"), "--format", "21")
-    boxes = merge_detections(out, out / "gt21", out / "detections.json")
+    merged = detections_by_image_id(out, out / "gt21")
+    (out / "detections.json").write_text(json.dumps(merged))
+    boxes = len(merged)
     print(f"merged {boxes} detections into {out / 'detections.json'}")
     model = ["--pose-model", args.pose_model] if args.pose_model else []
     seconds = step("-m", "tracker.run", "--images", str(out), "--gt-dir", str(out / "gt21"), "--out",

@@ -6,18 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-import pose
 from pose.data import synthetic
 from pose.data.posetrack import main as posetrack_main
 from pose.data.posetrack import read_sequence
 from pose.data.posetrack.format21 import KIT_JOINT_NAMES, read_posetrack21
-from tests.conftest import REPO_ROOT
+from pose.data.synthetic.detections import detections_by_image_id
+from tests.tracker.conftest import TINY
 from tracker.eval.cli import main as evaluate_main
 from tracker.run import main as run_main
-
-TINY = str(REPO_ROOT / "tests" / "data" / "tiny_hrnet_track.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +24,19 @@ def pt21_set(tmp_path_factory) -> Path:
     assert synthetic.main(["--out", str(root), "--videos", "2", "--frames", "3", "--size", "160x120", "--seed", "4",
                            "--no-videos", "--quiet"]) == 0
     assert posetrack_main(["convert", str(root / "annotations"), str(root / "gt21"), "--format", "21"]) == 0
-    merged = []
-    for gt_file in sorted((root / "gt21").glob("*.json")):
-        ids = [f.image_id for f in read_sequence(gt_file, role="gt").frames]
-        for record in json.loads((root / "detections" / gt_file.name).read_text()):
-            merged.append({**record, "image_id": ids[record["image_id"]]})
-    (root / "dets.json").write_text(json.dumps(merged))
-    torch.manual_seed(0)
-    torch.save(pose.build_model(TINY).state_dict(), root / "tiny.pth")
+    (root / "dets.json").write_text(json.dumps(detections_by_image_id(root, root / "gt21")))
     return root
 
 
-def _run(root: Path, out: Path, *extra: str) -> int:
+def _run(root: Path, weights: Path, out: Path, *extra: str) -> int:
     return run_main(["--images", str(root), "--gt-dir", str(root / "gt21"), "--out", str(out), "--detector",
-                     f"file:{root / 'dets.json'}", "--pose-model", TINY, "--pose-weights", str(root / "tiny.pth"),
+                     f"file:{root / 'dets.json'}", "--pose-model", TINY, "--pose-weights", str(weights),
                      "--no-progress", "--quiet", *extra])
 
 
-def test_auto_format_writes_posetrack21_and_scores_with_hota(pt21_set, tmp_path, capsys):
+def test_auto_format_writes_posetrack21_and_scores_with_hota(pt21_set, tiny_weights, tmp_path, capsys):
     out = tmp_path / "pred"
-    assert _run(pt21_set, out) == 0
+    assert _run(pt21_set, tiny_weights, out) == 0
     for gt_file in sorted((pt21_set / "gt21").glob("*.json")):
         data = json.loads((out / gt_file.name).read_text())
         assert all("person_id" in ann and len(ann["scores"]) == 17 for ann in data["annotations"])
@@ -68,8 +58,8 @@ def test_auto_format_writes_posetrack21_and_scores_with_hota(pt21_set, tmp_path,
     assert tp + fn > 0 and all(0 <= hota[k]["total"] <= 1 for k in ("HOTA", "DetA", "AssA", "LocA"))
 
 
-def test_explicit_format_2018(pt21_set, tmp_path):
+def test_explicit_format_2018(pt21_set, tiny_weights, tmp_path):
     out = tmp_path / "pred"
-    assert _run(pt21_set, out, "--format", "2018") == 0
+    assert _run(pt21_set, tiny_weights, out, "--format", "2018") == 0
     for gt_file in sorted((pt21_set / "gt21").glob("*.json")):  # the predictions, beside run_summary.json
         assert read_sequence(out / gt_file.name, role="pred").source_format == "2018"

@@ -14,19 +14,10 @@ import torch
 import pose
 from pose.data.posetrack import check_prediction_matches_gt, read_sequence
 from tests.conftest import REPO_ROOT, shared_path
+from tests.tracker.conftest import TINY
 from tests.tracker.tracking_scenes import Scene
 from tracker.run import main
 
-TINY = str(REPO_ROOT / "tests" / "data" / "tiny_hrnet_track.yaml")
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    """Random weights of the tiny test HRNet, saved as a state dict (what an official checkpoint holds)."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny_hrnet.pth"
-    torch.save(pose.build_model(TINY).state_dict(), path)
-    return path
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -2,7 +2,9 @@
 noisy scores, from a random stream of their own."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +87,20 @@ def detection_records(frame: int, boxes: np.ndarray, scores: np.ndarray) -> list
 
 
 MAX_FALSE_POSITIVES = 100  # mean false boxes per frame; more only fills memory
+
+
+def detections_by_image_id(data_dir: Path, gt_dir: Path) -> list[dict]:
+    """The per-video detection files of a generated set (``data_dir/detections/<seq>.json``, keyed by frame index)
+    as one COCO results list keyed by the image ids of the ground truth in ``gt_dir`` (any PoseTrack format): what
+    ``--detector file:FILE`` takes in submission mode."""
+    from pose.data.posetrack import read_sequence
+
+    merged = []
+    for gt_file in sorted(Path(gt_dir).glob("*.json")):
+        ids = [frame.image_id for frame in read_sequence(gt_file, role="gt").frames]
+        records = json.loads((Path(data_dir) / "detections" / gt_file.name).read_text(encoding="utf-8"))
+        merged += [{**record, "image_id": ids[record["image_id"]]} for record in records]
+    return merged
 
 
 def check_noise(noise: DetectionNoise) -> None:
