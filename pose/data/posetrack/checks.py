@@ -108,6 +108,12 @@ def _load_json(path: Path, fast: bool = True) -> Any:
                         "fix or regenerate the file") from None
 
 
+def not_finite_error(path, error: ValueError) -> PoseTrackFormatError:
+    """The writers' one sentence for a NaN or an infinity that JSON cannot hold (``allow_nan=False``)."""
+    return PoseTrackFormatError(f"{path}: cannot be written because a value is not finite ({error}); "
+                                "write absent joints as 0, 0, 0.", path)
+
+
 def _check_image(img: Any, image_id: Any, frame_of_id: dict[int, int], ctx: _Context, i: int) -> str:
     """Image ``i`` of a 2018 / PoseTrack21 ``images`` list: an object with a file name and an integer id not used
     before (recorded in ``frame_of_id``). Returns its file name."""

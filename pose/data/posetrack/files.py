@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pose.data.posetrack.checks import _Context, _load_json, orjson
+from pose.data.posetrack.checks import _Context, _load_json, not_finite_error, orjson
 from pose.data.posetrack.format2017 import _read_2017, to_posetrack17_dict
-from pose.data.posetrack.format21 import is_posetrack21, posetrack21_from_data, write_posetrack21
+from pose.data.posetrack.format21 import is_posetrack21, posetrack21_from_data, to_posetrack21_dict
 from pose.data.posetrack.format2018 import _read_2018, to_posetrack18_dict
 from pose.data.posetrack.types import PoseTrackFormatError, PoseTrackSequence, ROLES
 from pose.fileio import write_json_atomic
@@ -68,22 +68,15 @@ def read_sequence_dir(directory: str | os.PathLike, role: str = "gt",
     return [read_sequence(f, role, check_file_names) for f in files]
 
 
-def _write_json_atomic(obj: dict, path: Path) -> None:
-    write_json_atomic(path, obj, allow_nan=False)
-
-
 def write_sequence(seq: PoseTrackSequence, path: str | os.PathLike, fmt: str = "2018") -> None:
     """Write a sequence as a 2018, 2017 or PoseTrack21 ("21") file, atomically (temp file + os.replace)."""
     if fmt not in ("2017", "2018", "21"):
         raise ValueError(f"fmt must be '2017', '2018' or '21', got {fmt!r}")
-    if fmt == "21":
-        return write_posetrack21(seq, path)
-    obj = to_posetrack18_dict(seq) if fmt == "2018" else to_posetrack17_dict(seq)
+    to_dict = {"2018": to_posetrack18_dict, "2017": to_posetrack17_dict, "21": to_posetrack21_dict}[fmt]
     try:
-        _write_json_atomic(obj, Path(path))
+        write_json_atomic(Path(path), to_dict(seq), allow_nan=False)
     except ValueError as exc:  # NaN or infinity in an array
-        raise PoseTrackFormatError(f"{path}: cannot be written because a value is not finite ({exc}); "
-                                   "write absent joints as 0, 0, 0.", path) from None
+        raise not_finite_error(path, exc) from None
 
 
 def convert_file(src: str | os.PathLike, dst: str | os.PathLike, fmt: str, role: str = "any") -> PoseTrackSequence:

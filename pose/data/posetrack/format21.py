@@ -41,7 +41,6 @@ from pose.data.posetrack.types import (
     PoseTrackFormatError,
     PoseTrackSequence,
 )
-from pose.fileio import write_json_atomic
 from pose.keypoints import POSETRACK18_JOINTS, POSETRACK18_PLACEHOLDERS
 
 # The official kit's 15 joint names, in its column order: POSETRACK18 without the ears.
@@ -337,12 +336,3 @@ def to_posetrack21_dict(seq: PoseTrackSequence) -> dict:
     out["images"] = images
     out["annotations"] = annotations
     return out
-
-
-def write_posetrack21(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
-    """Write a sequence as a PoseTrack21 file, atomically (a complete file or none)."""
-    try:
-        write_json_atomic(path, to_posetrack21_dict(seq), allow_nan=False)
-    except ValueError as exc:  # NaN or infinity in an array
-        raise PoseTrackFormatError(f"{path}: cannot be written because a value is not finite ({exc}); "
-                                   "write absent joints as 0, 0, 0.", path) from None

@@ -27,10 +27,11 @@ import re
 import shutil
 from pathlib import Path
 
+from pose.data.posetrack.checks import not_finite_error
 from pose.data.posetrack.format2017 import to_posetrack17_dict
 from pose.data.posetrack.format2018 import to_posetrack18_dict
 from pose.data.posetrack.format21 import to_posetrack21_dict
-from pose.data.posetrack.types import FrameAnnotation, PoseTrackFormatError, PoseTrackSequence
+from pose.data.posetrack.types import FrameAnnotation, PoseTrackSequence
 from pose.fileio import publish, temporary_path
 
 _FRAME_NUMBER = re.compile(r"[0-9]+(\..*)?\Z", re.DOTALL)  # the 2017 writer's imgnum rule (frame number + 1)
@@ -41,8 +42,7 @@ def _dumps(obj, path: Path) -> str:
     try:
         return json.dumps(obj, allow_nan=False)
     except ValueError as exc:  # NaN or infinity: write_sequence's error, same sentence
-        raise PoseTrackFormatError(f"{path}: cannot be written because a value is not finite ({exc}); "
-                                   "write absent joints as 0, 0, 0.", path) from None
+        raise not_finite_error(path, exc) from None
 
 
 class _StreamWriter:
