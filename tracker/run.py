@@ -29,6 +29,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from flow.errors import FlowError
@@ -257,12 +258,16 @@ def run(args, config: TrackConfig, out: Path) -> list[Path]:
     items, fmt = plan(args)
     shared = _check_detections(config, items)
     share = shard(items, info.rank, info.world_size)
-    if info.world_size > 1:
-        import torch
-
-        torch.set_num_threads(rank_threads(info))
     config = config.replace(device=rank_device(config.device, info))
     summary = RunSummary(out, info.rank, info.world_size, config_hash(config), info.run_id, args.resume)
+    if info.world_size > 1:  # the machine's cores shared among its ranks, by every runtime (0 = runtime's default)
+        import torch
+
+        threads = rank_threads(info)
+        torch.set_num_threads(threads)
+        config = config.replace(
+            inference=replace(config.inference, threads=config.inference.threads or threads),
+            detector=replace(config.detector, threads=config.detector.threads or threads))
     warning = warn_if_config_changed(summary) if args.resume and info.is_main else None
     if warning:
         print(warning, file=sys.stderr)
