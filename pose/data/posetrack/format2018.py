@@ -384,7 +384,13 @@ def to_posetrack18_dict(seq: PoseTrackSequence) -> dict:
             if person.score is not None:
                 ann["score"] = float(person.score)
             annotations.append(ann)
-    out = {k: v for k, v in seq.extra.items()} if own else {}
+    return _file_dict(seq, own, images, annotations)
+
+
+def _file_dict(seq: PoseTrackSequence, own: bool, images: list, annotations: list) -> dict:
+    """A 2018 / PoseTrack21 file: the sequence's own top-level fields (``own``: it was read in this format), its
+    single PoseTrack category (the standard one unless it has exactly that), ``images`` and ``annotations``."""
+    out = dict(seq.extra) if own else {}
     cats = out.get("categories")
     if not (isinstance(cats, list) and len(cats) == 1 and isinstance(cats[0], dict)
             and cats[0].get("keypoints") == list(POSETRACK18_JOINTS)):

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from pose.data.posetrack.checks import _Context, _check_image, _is_int, _load_json
-from pose.data.posetrack.format2018 import _default_category, _flat_keypoints, _regions_2018, _sequence_fields, _width
+from pose.data.posetrack.format2018 import _file_dict, _flat_keypoints, _regions_2018, _sequence_fields, _width
 from pose.data.posetrack.types import (
     NUM_JOINTS,
     ROLES,
@@ -328,11 +328,4 @@ def to_posetrack21_dict(seq: PoseTrackSequence) -> dict:
             if person.score is not None:
                 ann["score"] = float(person.score)
             annotations.append(ann)
-    out = dict(seq.extra) if own else {}
-    cats = out.get("categories")
-    if not (isinstance(cats, list) and len(cats) == 1 and isinstance(cats[0], dict)
-            and cats[0].get("keypoints") == list(POSETRACK18_JOINTS)):
-        out["categories"] = [_default_category()]
-    out["images"] = images
-    out["annotations"] = annotations
-    return out
+    return _file_dict(seq, own, images, annotations)
